@@ -1,0 +1,116 @@
+"""Gradients by JAX: the reference that ``bp_manual``'s hand derivation is held to.
+
+What this module is for: ``loss_and_grads`` with the signature of
+``bp_manual.loss_and_grads`` (NumPy in, NumPy out), computed with
+``jax.value_and_grad`` of :func:`bp_autodiff.network.loss`; the per-layer
+deltas ``dL/dZ_l``, by differentiating with respect to zero probes added to
+each ``Z_l``; and ``sgd_step``.
+
+What it is not for: training at speed (it converts to and from NumPy on every
+call).
+
+64-bit precision. JAX computes in float32 unless its ``jax_enable_x64`` option
+is on, silently rounding float64 inputs. Every function here runs inside
+``with jax.enable_x64(True):``, a context manager that sets the option for the
+current thread only and restores the previous value on exit. So float64
+params give float64 results, float32 params stay float32, and a user's own
+JAX code outside these calls keeps whatever setting it had: nothing global is
+changed. Compiled functions are cached per (spec, shapes, dtype, x64 setting).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpy.typing import NDArray
+
+from bp_autodiff import network
+from bp_manual.initializers import Params
+from bp_manual.spec import NetworkSpec
+from bp_manual.validation import as_inputs, as_targets, check_grads, check_lr, check_params, check_spec
+
+Array = NDArray[np.floating]
+
+
+@partial(jax.jit, static_argnums=0)
+def _value_and_grad(spec: NetworkSpec, params: network.JParams, X: jax.Array, Y: jax.Array):  # type: ignore[no-untyped-def]
+    return jax.value_and_grad(network.loss, argnums=1)(spec, params, X, Y)
+
+
+def _loss_with_probes(
+    spec: NetworkSpec, params: network.JParams, probes: list[jax.Array], X: jax.Array, Y: jax.Array
+) -> jax.Array:
+    """The loss with ``Z_l + P_l`` in place of ``Z_l``; at ``P = 0`` ``dL/dP_l = dL/dZ_l``."""
+    f = network.HIDDEN[spec.hidden]
+    A = X
+    for l, (layer, P) in enumerate(zip(params, probes, strict=True), start=1):
+        Z = jnp.matmul(A, layer["W"].T)
+        if spec.bias:
+            Z = Z + layer["b"]
+        Z = Z + P
+        if l == spec.n_layers:
+            return network.loss_from_logits(spec, Z, Y)
+        A = f(Z)
+    raise AssertionError("a spec has at least one layer")
+
+
+@partial(jax.jit, static_argnums=0)
+def _grads_and_deltas(spec: NetworkSpec, params: network.JParams, X: jax.Array, Y: jax.Array):  # type: ignore[no-untyped-def]
+    probes = [jnp.zeros((X.shape[0], n), X.dtype) for n in spec.sizes[1:]]
+    return jax.value_and_grad(_loss_with_probes, argnums=(1, 2))(spec, params, probes, X, Y)
+
+
+def _prepare(spec: NetworkSpec, params: Params, X: object, Y: object) -> tuple[Params, Array, Array]:
+    check_spec(spec)
+    dtype = check_params(spec, params)
+    X_ = as_inputs(spec, X, dtype)
+    Y_ = as_targets(spec, Y, X_.shape[0], dtype)
+    return [{k: np.asarray(v) for k, v in layer.items()} for layer in params], X_, Y_
+
+
+def _to_numpy(tree: object) -> Params:
+    return jax.tree.map(lambda a: np.array(a), tree)
+
+
+def loss_and_grads(spec: NetworkSpec, params: Params, X: object, Y: object) -> tuple[np.floating, Params]:
+    """The loss and its gradient, computed by ``jax.value_and_grad``.
+
+    Same signature, shapes and conventions as ``bp_manual.loss_and_grads``:
+    ``params`` ``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]`` in float32 or
+    float64, ``X (N, n_in)``, ``Y (N, n_out)`` or integer labels. Returns the
+    loss as a NumPy scalar and ``grads`` as NumPy arrays shaped like
+    ``params``, all in the params' dtype.
+    """
+    params_, X_, Y_ = _prepare(spec, params, X, Y)
+    with jax.enable_x64(True):
+        value, grads = _value_and_grad(spec, params_, X_, Y_)
+        return X_.dtype.type(value), _to_numpy(grads)
+
+
+def loss_grads_and_deltas(
+    spec: NetworkSpec, params: Params, X: object, Y: object
+) -> tuple[np.floating, Params, list[Array]]:
+    """:func:`loss_and_grads` plus ``deltas[l - 1] = dL/dZ_l``, ``(N, n_l)`` each.
+
+    The deltas come from differentiating with respect to zero probes added to
+    each pre-activation ``Z_l`` (the loss's value is unchanged at 0).
+    """
+    params_, X_, Y_ = _prepare(spec, params, X, Y)
+    with jax.enable_x64(True):
+        value, (grads, deltas) = _grads_and_deltas(spec, params_, X_, Y_)
+        return X_.dtype.type(value), _to_numpy(grads), _to_numpy(deltas)  # type: ignore[return-value]
+
+
+def sgd_step(params: Params, grads: Params, lr: float) -> Params:
+    """``p <- p - lr * g`` for every array, with ``jax.tree.map``; NumPy in, NumPy out.
+
+    ``params`` and ``grads`` are left untouched; the result keeps the params' dtype.
+    """
+    lr = check_lr(lr)
+    check_grads(params, grads)
+    with jax.enable_x64(True):
+        new = jax.tree.map(lambda p, g: jnp.asarray(p) - lr * jnp.asarray(g), params, grads)
+        return _to_numpy(new)

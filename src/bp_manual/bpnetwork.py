@@ -1,0 +1,156 @@
+"""``BPNetwork``: the seed blog's class, with its API kept and its bugs fixed.
+
+What this module is for: readers of the seed post, who will recognise every
+name (``input_nodes``, ``hidden_nodes``, ``output_nodes``, ``learning_rate``,
+``train``, ``run``, ``w_in2hid``, ``w_hid2out``). The maths is not here: it is
+an :class:`bp_manual.MLP` with sigmoid hidden units, an identity output, the
+``mse`` loss, no biases and the seed's init.
+
+What it is not for: anything beyond the seed's one-sample regime; use ``MLP``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bp_manual.initializers import Initializer
+from bp_manual.mlp import MLP
+from bp_manual.validation import check_lr
+
+Array = NDArray[np.floating]
+
+
+class BPNetwork:
+    """The seed's 3-layer network (input -> sigmoid hidden -> identity output), corrected.
+
+    ``train`` is one step of gradient descent on one sample of the loss
+    ``0.5 * ||out - target||**2``; ``run`` is the forward pass.
+
+    What was corrected relative to the published code, and why:
+
+    1. **Descent, not ascent.** The seed computes ``out_error = out - target``
+       (which *is* ``dL/d out``) and then does ``w += lr * gradient``: it climbs
+       the loss (on a random 784-32-64 example the loss grows 15.4 -> 82.3 in
+       five updates). Here ``w <- w - lr * gradient``.
+    2. **``run`` uses the right matrix.** The seed multiplies the hidden output
+       by ``w_in2hid`` a second time instead of ``w_hid2out``, which raises a
+       shape error for 784-32-64. Here ``run`` is the same forward pass that
+       ``train`` differentiates.
+    3. **The init is named for what it is.** The seed calls
+       ``N(0, std = hidden_nodes**-0.5)`` "Xavier"; it is ``Var = 1/fan_out``
+       (see :func:`bp_manual.initializers.seed`). It is still the default, so
+       the network starts as published; pass ``init="xavier_normal"`` for Glorot's.
+    4. **No global random state.** Weights come from an explicit
+       ``numpy.random.Generator`` (``seed``), not ``np.random.normal``.
+
+    Kept from the seed: the ordering (both weight gradients are computed from
+    the old weights before either changes), the shapes (``w_in2hid`` is
+    ``(hidden, input)``, ``w_hid2out`` is ``(output, hidden)``), plain lists as
+    input, and ``run`` returning a column.
+
+    Args:
+        input_nodes, hidden_nodes, output_nodes: layer widths (positive ints).
+        learning_rate: step size, finite and > 0.
+        seed: ``None``, an integer or a ``numpy.random.Generator`` (keyword only).
+        init: init name or initializer, default ``"seed"`` (keyword only).
+        dtype: ``np.float64`` (default) or ``np.float32`` (keyword only).
+    """
+
+    def __init__(
+        self,
+        input_nodes: int,
+        hidden_nodes: int,
+        output_nodes: int,
+        learning_rate: float,
+        *,
+        seed: int | np.random.Generator | None = None,
+        init: str | Initializer = "seed",
+        dtype: type[np.floating] = np.float64,
+    ) -> None:
+        lr = check_lr(learning_rate)
+        self._mlp = MLP(
+            (input_nodes, hidden_nodes, output_nodes),
+            hidden="sigmoid",
+            output="identity",
+            loss="mse",
+            bias=False,
+            init=init,
+            seed=seed,
+            dtype=dtype,
+        )
+        self.input_nodes, self.hidden_nodes, self.output_nodes = self._mlp.spec.sizes
+        self.learning_rate = lr
+
+    @property
+    def lr(self) -> float:
+        """The seed's name for ``learning_rate``."""
+        return self.learning_rate
+
+    @property
+    def mlp(self) -> MLP:
+        """The underlying :class:`bp_manual.MLP` (shares its params with this object)."""
+        return self._mlp
+
+    def _get(self, layer: int) -> Array:
+        return self._mlp.params[layer]["W"]
+
+    def _set(self, layer: int, name: str, value: object) -> None:
+        W = np.asarray(value)
+        old = self._get(layer)
+        if W.shape != old.shape:
+            raise ValueError(f"{name} must have shape {old.shape}, got {W.shape}")
+        if W.dtype.kind not in "biuf" or not np.all(np.isfinite(W)):
+            raise ValueError(f"{name} must be finite numbers")
+        params = list(self._mlp.params)
+        params[layer] = {"W": W.astype(old.dtype)}  # a copy: the caller's array stays theirs
+        self._mlp.params = params
+
+    @property
+    def w_in2hid(self) -> Array:
+        """Input-to-hidden weights ``W_1``, ``(hidden_nodes, input_nodes)``: the live array."""
+        return self._get(0)
+
+    @w_in2hid.setter
+    def w_in2hid(self, value: object) -> None:
+        self._set(0, "w_in2hid", value)
+
+    @property
+    def w_hid2out(self) -> Array:
+        """Hidden-to-output weights ``W_2``, ``(output_nodes, hidden_nodes)``: the live array."""
+        return self._get(1)
+
+    @w_hid2out.setter
+    def w_hid2out(self, value: object) -> None:
+        self._set(1, "w_hid2out", value)
+
+    def _one_sample(self, value: object, width: int, name: str) -> Array:
+        arr = np.asarray(value)
+        if arr.size != width or arr.ndim > 2 or (arr.ndim == 2 and arr.shape[0] != 1):
+            raise ValueError(
+                f"{name} must be one sample of {width} values (a list, (n,) or (1, n)), got shape {arr.shape}"
+            )
+        return arr.reshape(1, width)
+
+    def train(self, inputs_org: object, groundtruth_org: object) -> float:
+        """One gradient-descent update on one sample; returns the loss before it.
+
+        Args:
+            inputs_org: ``input_nodes`` numbers (a list, ``(n,)`` or ``(1, n)``).
+            groundtruth_org: ``output_nodes`` numbers, likewise.
+
+        Returns:
+            ``0.5 * ||out - target||**2`` before the update, as a float (the
+            seed returned nothing).
+        """
+        X = self._one_sample(inputs_org, self.input_nodes, "inputs_org")
+        Y = self._one_sample(groundtruth_org, self.output_nodes, "groundtruth_org")
+        return float(self._mlp.step(X, Y, self.learning_rate))
+
+    def run(self, inputs_org: object) -> Array:
+        """The prediction as a column ``(output_nodes, 1)``, like the seed's.
+
+        ``inputs_org`` is one sample (a list, ``(n,)`` or ``(1, n)``), or a batch
+        ``(N, input_nodes)``, which gives one column per sample, ``(output_nodes, N)``.
+        """
+        return self._mlp.predict(inputs_org).T

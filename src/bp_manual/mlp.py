@@ -1,0 +1,113 @@
+"""``MLP``: a spec and its params together, for people who want an object.
+
+What this module is for: a thin, stateful convenience over the pure functions
+of :mod:`bp_manual.network`, :mod:`bp_manual.optim` and :mod:`bp_manual.train`.
+The only state is ``spec`` and ``params``; every method delegates, so there is
+one implementation of each equation.
+
+What it is not for: anything the pure functions cannot do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from bp_manual import network, train
+from bp_manual.initializers import Initializer, Params, init_params
+from bp_manual.optim import sgd_step
+from bp_manual.spec import NetworkSpec
+from bp_manual.validation import check_params
+
+Array = NDArray[np.floating]
+
+
+class MLP:
+    """A fully connected network: ``spec`` plus ``params``.
+
+    Args:
+        sizes: ``(n_in, n_hidden..., n_out)``.
+        hidden, output, loss, bias: as for :class:`bp_manual.NetworkSpec`.
+        init: an init name or initializer (see :func:`bp_manual.init_params`).
+        seed: ``None``, an integer or a ``numpy.random.Generator`` for the init.
+        dtype: ``np.float32`` or ``np.float64``.
+
+    Attributes:
+        spec: the ``NetworkSpec``.
+        params: ``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]``; replaced (never
+            modified in place) by ``step`` and ``fit``.
+    """
+
+    def __init__(
+        self,
+        sizes: tuple[int, ...] | list[int],
+        *,
+        hidden: str = "sigmoid",
+        output: str = "identity",
+        loss: str = "mse",
+        bias: bool = True,
+        init: str | Initializer = "xavier_normal",
+        seed: int | np.random.Generator | None = None,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        self.spec = NetworkSpec(tuple(sizes), hidden=hidden, output=output, loss=loss, bias=bias)
+        self.params: Params = init_params(self.spec, init, seed, dtype)
+
+    @classmethod
+    def from_params(cls, spec: NetworkSpec, params: Params) -> MLP:
+        """An ``MLP`` around existing ``params`` (checked against ``spec``, not copied)."""
+        check_params(spec, params)
+        self = cls.__new__(cls)
+        self.spec, self.params = spec, list(params)
+        return self
+
+    def __repr__(self) -> str:
+        dtype = self.params[0]["W"].dtype
+        return f"MLP({self.spec!r}, dtype={dtype})"
+
+    def predict(self, X: object) -> Array:
+        """``Y_hat (N, n_out)`` for ``X (N, n_in)`` or one sample ``(n_in,)``."""
+        return network.predict(self.spec, self.params, X)
+
+    def loss(self, X: object, Y: object) -> np.floating:
+        """The batch-mean loss on ``(X, Y)``."""
+        return network.loss(self.spec, self.params, X, Y)
+
+    def loss_and_grads(self, X: object, Y: object) -> tuple[np.floating, Params]:
+        """``(loss, grads)`` at the current params; see :func:`bp_manual.loss_and_grads`."""
+        return network.loss_and_grads(self.spec, self.params, X, Y)
+
+    def step(self, X: object, Y: object, lr: float) -> np.floating:
+        """One gradient-descent update on the batch ``(X, Y)``; returns the loss before it.
+
+        All gradients are computed at the current params, then every layer is
+        updated at once. On an error the params are left as they were.
+        """
+        loss, grads = self.loss_and_grads(X, Y)
+        self.params = sgd_step(self.params, grads, lr)
+        return loss
+
+    def fit(
+        self,
+        X: object,
+        Y: object,
+        *,
+        epochs: int = 10,
+        batch_size: int = 32,
+        lr: float = 0.1,
+        seed: int | np.random.Generator | None = None,
+        callback: train.Callback | None = None,
+    ) -> train.History:
+        """Minibatch SGD; see :func:`bp_manual.train.fit`. Returns the per-epoch history."""
+        self.params, history = train.fit(
+            self.spec,
+            self.params,
+            X,
+            Y,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            callback=callback,
+        )
+        return history

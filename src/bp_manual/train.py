@@ -1,0 +1,104 @@
+"""The minibatch training loop: shuffle, step, record, report through a callback.
+
+What this module is for: ``fit``, a pure function from starting params to
+trained params and a history. It prints nothing; progress goes to the callback.
+
+What it is not for: the update rule (:mod:`bp_manual.optim`) or the gradients
+(:mod:`bp_manual.network`).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bp_manual.initializers import Params, as_generator
+from bp_manual.network import loss_and_grads
+from bp_manual.optim import sgd_step
+from bp_manual.spec import NetworkSpec
+from bp_manual.validation import as_inputs, as_targets, check_lr, check_params, check_spec
+
+#: ``callback(epoch, loss, params)`` after each epoch (``epoch`` counts from 1);
+#: returning ``True`` stops training after that epoch.
+Callback = Callable[[int, float, Params], "bool | None"]
+
+
+@dataclass
+class History:
+    """What ``fit`` did.
+
+    Attributes:
+        loss: per epoch, the mean over that epoch's minibatches of the loss
+            each minibatch had just before its update, weighted by batch size
+            (the Keras convention: no extra forward pass).
+        stopped_early: True when the callback asked to stop.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def fit(
+    spec: NetworkSpec,
+    params: Params,
+    X: object,
+    Y: object,
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    lr: float = 0.1,
+    seed: int | np.random.Generator | None = None,
+    callback: Callback | None = None,
+) -> tuple[Params, History]:
+    """Minibatch SGD for ``epochs`` passes over ``(X, Y)``.
+
+    Each epoch draws a fresh permutation of the samples from its own Generator
+    (``seed``) and steps through it in batches of ``batch_size`` (the last
+    batch may be smaller).
+
+    Args:
+        spec, params: the network; ``params`` is not modified.
+        X: ``(N, n_in)``; Y: ``(N, n_out)`` or labels (see :mod:`bp_manual.validation`).
+        epochs, batch_size: positive integers.
+        lr: learning rate, finite and > 0.
+        seed: ``None``, an integer or a ``numpy.random.Generator`` for the shuffles.
+        callback: see ``Callback``.
+
+    Returns:
+        ``(new_params, history)``.
+    """
+    check_spec(spec)
+    dtype = check_params(spec, params)
+    X_ = as_inputs(spec, X, dtype)
+    Y_ = as_targets(spec, Y, X_.shape[0], dtype)
+    epochs = _positive_int("epochs", epochs)
+    batch_size = _positive_int("batch_size", batch_size)
+    lr = check_lr(lr)
+    rng = as_generator(seed)
+
+    history = History()
+    n = X_.shape[0]
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(n)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            loss, grads = loss_and_grads(spec, params, X_[idx], Y_[idx])
+            params = sgd_step(params, grads, lr)
+            total += float(loss) * len(idx)
+        history.loss.append(total / n)
+        if callback is not None and callback(epoch, history.loss[-1], params) is True:
+            history.stopped_early = True
+            break
+    return params, history

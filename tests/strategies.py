@@ -1,0 +1,134 @@
+"""Hypothesis strategies: network specs, params, batches, whole problems.
+
+Shapes, names and flags are drawn by hypothesis (so it can shrink them);
+the numbers inside arrays come from a ``numpy.random.Generator`` seeded by a
+drawn integer (drawing thousands of floats one by one would be slow and
+shrink poorly), at a drawn scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+
+import bp_manual
+from bp_manual import HIDDEN, INITIALIZERS, LOSSES, NetworkSpec
+from tolerances import kink_margin
+
+HIDDEN_NAMES = sorted(HIDDEN)
+LOSS_NAMES = sorted(LOSSES)
+INIT_NAMES = sorted(INITIALIZERS)
+#: every named scheme, plus a plain N(0, 0.1**2) (the ``normal(std)`` factory)
+INITS: list[str | bp_manual.initializers.Initializer] = [*INIT_NAMES, bp_manual.normal(0.1)]
+DTYPES = (np.float64, np.float32)
+
+
+@st.composite
+def specs(
+    draw: st.DrawFn,
+    max_layers: int = 5,
+    max_width: int = 32,
+    hidden: list[str] | None = None,
+    losses: list[str] | None = None,
+) -> NetworkSpec:
+    """A valid ``NetworkSpec``: 1..max_layers weight layers, widths 1..max_width."""
+    n_layers = draw(st.integers(1, max_layers))
+    loss = draw(st.sampled_from(losses or LOSS_NAMES))
+    min_out = 2 if loss == "cross_entropy" else 1
+    sizes = draw(st.lists(st.integers(1, max_width), min_size=n_layers, max_size=n_layers))
+    sizes.append(draw(st.integers(min_out, max_width)))
+    return NetworkSpec(
+        tuple(sizes),
+        hidden=draw(st.sampled_from(hidden or HIDDEN_NAMES)),
+        output=LOSSES[loss].output,
+        loss=loss,
+        bias=draw(st.booleans()),
+    )
+
+
+def make_targets(spec: NetworkSpec, rng: np.random.Generator, n: int, form: str) -> np.ndarray:
+    """Targets for ``spec.loss``: regression values, labels or one-hot, [0, 1] values."""
+    if spec.loss == "mse":
+        return rng.normal(0.0, 1.0, (n, spec.n_out))
+    if spec.loss == "cross_entropy":
+        labels = rng.integers(0, spec.n_out, n)
+        return labels if form == "labels" else np.eye(spec.n_out)[labels]
+    if form == "hard":
+        return rng.integers(0, 2, (n, spec.n_out)).astype(np.float64)
+    return rng.uniform(0.0, 1.0, (n, spec.n_out))
+
+
+@dataclass
+class Problem:
+    """One drawn case: ``spec``, ``params``, ``X (N, n_in)``, ``Y``, and how it was made."""
+
+    spec: NetworkSpec
+    params: bp_manual.Params
+    X: np.ndarray
+    Y: np.ndarray
+    init: object
+    dtype: type
+
+    def describe(self) -> str:
+        name = getattr(self.init, "__name__", self.init)
+        s = self.spec
+        return (
+            f"sizes={s.sizes} hidden={s.hidden} {s.output}+{s.loss} bias={s.bias} "
+            f"init={name} N={self.X.shape[0]} {np.dtype(self.dtype).name}"
+        )
+
+
+def kinks_are_clear(problem: Problem) -> bool:
+    """True when every pre-activation of a kinked hidden layer is farther from 0
+    than the forward rounding error could move it (see ``tolerances.kink_margin``),
+    so both sides take the same branch of ``relu'``."""
+    spec = problem.spec
+    if not HIDDEN[spec.hidden].kinked:
+        return True
+    _, cache = bp_manual.forward(spec, problem.params, problem.X)
+    width = max(spec.sizes)
+    for l, (layer, c) in enumerate(zip(problem.params[:-1], cache[:-1], strict=True), start=1):
+        magnitude = np.abs(c.A_prev) @ np.abs(layer["W"]).T
+        if spec.bias:
+            magnitude = magnitude + np.abs(layer["b"])
+        if np.any(np.abs(c.Z) <= kink_margin(l, width, problem.dtype) * magnitude):
+            return False
+    return True
+
+
+@st.composite
+def problems(
+    draw: st.DrawFn,
+    max_layers: int = 5,
+    max_width: int = 32,
+    max_batch: int = 16,
+    dtypes: tuple[type, ...] = DTYPES,
+    hidden: list[str] | None = None,
+    inits: list[str | bp_manual.initializers.Initializer] | None = None,
+    x_scales: tuple[float, ...] = (0.1, 1.0, 3.0),
+) -> Problem:
+    """A spec, params from a drawn init scheme, and a batch, with ReLU kinks kept clear."""
+    spec = draw(specs(max_layers=max_layers, max_width=max_width, hidden=hidden))
+    dtype = draw(st.sampled_from(dtypes))
+    init = draw(st.sampled_from(inits or INITS))
+    if HIDDEN[spec.hidden].kinked and spec.n_layers > 1:
+        # all-zero weights put every hidden pre-activation exactly on the kink
+        assume(init != "zeros")
+    seed = draw(st.integers(0, 2**32 - 1))
+    n = draw(st.integers(1, max_batch))
+    x_scale = draw(st.sampled_from(x_scales))
+    form = draw(st.sampled_from(["labels", "one_hot", "hard", "soft"]))
+    rng = np.random.default_rng(seed)
+    params = bp_manual.init_params(spec, init, rng, dtype)
+    if spec.bias:  # non-zero biases, so that db and the bias path are exercised
+        params = [{**layer, "b": rng.normal(0.0, 0.5, layer["b"].shape).astype(dtype)} for layer in params]
+    X = rng.normal(0.0, x_scale, (n, spec.n_in)).astype(dtype)
+    Y = make_targets(spec, rng, n, form)
+    if Y.dtype.kind == "f":
+        Y = Y.astype(dtype)
+    problem = Problem(spec, params, X, Y, init, dtype)
+    assume(kinks_are_clear(problem))
+    return problem

@@ -1,0 +1,86 @@
+"""The central property: the hand-derived gradients equal JAX's.
+
+Over random specs (1-5 weight layers, widths 1-32, batches 1-16, every hidden
+activation, every output/loss pair, bias on and off, every init scheme,
+float64 and float32), ``bp_manual.loss_and_grads`` must equal
+``bp_autodiff.loss_and_grads`` array by array, within the tolerance derived in
+``tolerances.py``: ``rtol = 1e-9`` in float64. The per-layer deltas and one
+SGD step are held to the same standard.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+
+import bp_autodiff
+import bp_manual
+from strategies import Problem, problems
+from tolerances import close, gradient_rtol, record, unit_roundoff
+
+
+def _compare(key: str, problem: Problem, manual: list, reference: list, rtol: float) -> None:
+    for l, (m_layer, r_layer) in enumerate(zip(manual, reference, strict=True), start=1):
+        m_items = m_layer.items() if isinstance(m_layer, dict) else [("delta", m_layer)]
+        for name, value in m_items:
+            ref = r_layer[name] if isinstance(r_layer, dict) else r_layer
+            assert value.dtype == ref.dtype == np.dtype(problem.dtype), (name, value.dtype, ref.dtype)
+            ok, rel, fraction = close(value, ref, rtol)
+            record(f"{key} {np.dtype(problem.dtype).name}", rel, fraction, f"{name}{l}: {problem.describe()}")
+            assert ok, (
+                f"{name}{l} differs: max rel error {rel:.3e}, {fraction:.2f} x tolerance (rtol {rtol:.1e}) "
+                f"for {problem.describe()}"
+            )
+
+
+@given(problems())
+def test_manual_gradients_equal_jax(problem: Problem) -> None:
+    args = (problem.spec, problem.params, problem.X, problem.Y)
+    loss_m, grads_m, deltas_m = bp_manual.loss_grads_and_deltas(*args)
+    loss_j, grads_j, deltas_j = bp_autodiff.loss_grads_and_deltas(*args)
+    rtol = gradient_rtol(problem.spec.sizes, problem.X.shape[0], problem.dtype)
+
+    assert type(loss_m) is type(loss_j) is np.dtype(problem.dtype).type
+    ok, rel, fraction = close(np.array([loss_m]), np.array([loss_j]), rtol)
+    record(f"loss {np.dtype(problem.dtype).name}", rel, fraction, problem.describe())
+    assert ok, f"loss {loss_m} vs {loss_j} for {problem.describe()}"
+    _compare("grads", problem, grads_m, grads_j, rtol)
+    _compare("deltas", problem, deltas_m, deltas_j, rtol)
+
+
+@given(problems(max_layers=3, max_width=16, max_batch=8))
+def test_loss_and_grads_is_the_same_computation(problem: Problem) -> None:
+    """``loss_and_grads`` is ``loss_grads_and_deltas`` without the deltas, on both sides."""
+    args = (problem.spec, problem.params, problem.X, problem.Y)
+    for module in (bp_manual, bp_autodiff):
+        loss_a, grads_a = module.loss_and_grads(*args)
+        loss_b, grads_b, _ = module.loss_grads_and_deltas(*args)
+        assert loss_a == loss_b
+        for a, b in zip(grads_a, grads_b, strict=True):
+            assert a.keys() == b.keys()
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key])
+
+
+@given(problems(max_layers=3, max_width=16, max_batch=8))
+def test_sgd_step_equals_jax(problem: Problem) -> None:
+    """One SGD step from each package's own gradients gives the same new params.
+
+    ``new = p - lr g``: a gradient error of ``rtol * max|g|`` moves ``new`` by
+    ``lr`` times that, and each side rounds the subtraction once
+    (``u * max|new|``); the bound below is their sum, per array.
+    """
+    lr = 0.1
+    args = (problem.spec, problem.params, problem.X, problem.Y)
+    _, grads_m = bp_manual.loss_and_grads(*args)
+    _, grads_j = bp_autodiff.loss_and_grads(*args)
+    new_m = bp_manual.sgd_step(problem.params, grads_m, lr)
+    new_j = bp_autodiff.sgd_step(problem.params, grads_j, lr)
+    rtol = gradient_rtol(problem.spec.sizes, problem.X.shape[0], problem.dtype)
+    u = unit_roundoff(problem.dtype)
+    for layer_m, layer_j, g in zip(new_m, new_j, grads_j, strict=True):
+        for key in layer_m:
+            assert layer_m[key].dtype == layer_j[key].dtype == np.dtype(problem.dtype)
+            bound = lr * 2 * rtol * np.max(np.abs(g[key])) + 2 * u * np.max(np.abs(layer_j[key]))
+            err = np.max(np.abs(layer_m[key].astype(np.float64) - layer_j[key]))
+            assert err <= bound, (key, err, bound, problem.describe())
