@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import assume
+from hypothesis import assume, settings
 from hypothesis import strategies as st
 
 import bp_manual
@@ -24,6 +24,15 @@ INIT_NAMES = sorted(INITIALIZERS)
 #: every named scheme, plus a plain N(0, 0.1**2) (the ``normal(std)`` factory)
 INITS: list[str | bp_manual.initializers.Initializer] = [*INIT_NAMES, bp_manual.normal(0.1)]
 DTYPES = (np.float64, np.float32)
+
+
+def examples(fraction: float) -> int:
+    """``fraction`` of the active profile's ``max_examples`` (at least 1), so a
+    cheaper structural property can run fewer examples and still scale with
+    the ``thorough`` profile."""
+    current = settings.default
+    assert current is not None
+    return max(1, round(current.max_examples * fraction))
 
 
 @st.composite
@@ -125,7 +134,7 @@ def problems(
     params = bp_manual.init_params(spec, init, rng, dtype)
     if spec.bias:  # non-zero biases, so that db and the bias path are exercised
         params = [{**layer, "b": rng.normal(0.0, 0.5, layer["b"].shape).astype(dtype)} for layer in params]
-    X = rng.normal(0.0, x_scale, (n, spec.n_in)).astype(dtype)
+    X: np.ndarray = rng.normal(0.0, x_scale, (n, spec.n_in)).astype(dtype)
     Y = make_targets(spec, rng, n, form)
     if Y.dtype.kind == "f":
         Y = Y.astype(dtype)

@@ -11,11 +11,13 @@ SGD step are held to the same standard.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bp_autodiff
 import bp_manual
-from strategies import Problem, problems
+from strategies import Problem, examples, problems
 from tolerances import close, gradient_rtol, record, unit_roundoff
 
 
@@ -33,8 +35,10 @@ def _compare(key: str, problem: Problem, manual: list, reference: list, rtol: fl
             )
 
 
-@given(problems())
-def test_manual_gradients_equal_jax(problem: Problem) -> None:
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(data=st.data())
+def test_manual_gradients_equal_jax(dtype: type, data: st.DataObject) -> None:
+    problem = data.draw(problems(dtypes=(dtype,)))
     args = (problem.spec, problem.params, problem.X, problem.Y)
     loss_m, grads_m, deltas_m = bp_manual.loss_grads_and_deltas(*args)
     loss_j, grads_j, deltas_j = bp_autodiff.loss_grads_and_deltas(*args)
@@ -48,6 +52,7 @@ def test_manual_gradients_equal_jax(problem: Problem) -> None:
     _compare("deltas", problem, deltas_m, deltas_j, rtol)
 
 
+@settings(max_examples=examples(0.2))
 @given(problems(max_layers=3, max_width=16, max_batch=8))
 def test_loss_and_grads_is_the_same_computation(problem: Problem) -> None:
     """``loss_and_grads`` is ``loss_grads_and_deltas`` without the deltas, on both sides."""
@@ -62,6 +67,7 @@ def test_loss_and_grads_is_the_same_computation(problem: Problem) -> None:
                 np.testing.assert_array_equal(a[key], b[key])
 
 
+@settings(max_examples=examples(0.4))
 @given(problems(max_layers=3, max_width=16, max_batch=8))
 def test_sgd_step_equals_jax(problem: Problem) -> None:
     """One SGD step from each package's own gradients gives the same new params.

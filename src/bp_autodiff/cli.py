@@ -21,13 +21,14 @@ import numpy as np
 
 import bp_autodiff
 import bp_manual
+from bp_manual.initializers import ParamsLike
 from bp_manual.seed_published import PublishedBPNetwork
 
 #: The demo's agreement bar, float64: see tests/tolerances.py for the derivation.
 DEMO_RTOL = 1e-9
 
 
-def _max_rel_error(manual: bp_manual.Params, reference: bp_manual.Params) -> float:
+def _max_rel_error(manual: ParamsLike, reference: ParamsLike) -> float:
     """max over arrays of ``max|manual - reference| / max|reference|``."""
     worst = 0.0
     for m, r in zip(manual, reference, strict=True):

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bp_autodiff import network
-from bp_manual.initializers import Params
+from bp_manual.initializers import Params, ParamsLike
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import as_inputs, as_targets, check_grads, check_lr, check_params, check_spec
 
@@ -63,7 +63,7 @@ def _grads_and_deltas(spec: NetworkSpec, params: network.JParams, X: jax.Array, 
     return jax.value_and_grad(_loss_with_probes, argnums=(1, 2))(spec, params, probes, X, Y)
 
 
-def _prepare(spec: NetworkSpec, params: Params, X: object, Y: object) -> tuple[Params, Array, Array]:
+def _prepare(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> tuple[Params, Array, Array]:
     check_spec(spec)
     dtype = check_params(spec, params)
     X_ = as_inputs(spec, X, dtype)
@@ -75,7 +75,7 @@ def _to_numpy(tree: object) -> Params:
     return jax.tree.map(lambda a: np.array(a), tree)
 
 
-def loss_and_grads(spec: NetworkSpec, params: Params, X: object, Y: object) -> tuple[np.floating, Params]:
+def loss_and_grads(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> tuple[np.floating, Params]:
     """The loss and its gradient, computed by ``jax.value_and_grad``.
 
     Same signature, shapes and conventions as ``bp_manual.loss_and_grads``:
@@ -91,7 +91,7 @@ def loss_and_grads(spec: NetworkSpec, params: Params, X: object, Y: object) -> t
 
 
 def loss_grads_and_deltas(
-    spec: NetworkSpec, params: Params, X: object, Y: object
+    spec: NetworkSpec, params: ParamsLike, X: object, Y: object
 ) -> tuple[np.floating, Params, list[Array]]:
     """:func:`loss_and_grads` plus ``deltas[l - 1] = dL/dZ_l``, ``(N, n_l)`` each.
 
@@ -104,7 +104,7 @@ def loss_grads_and_deltas(
         return X_.dtype.type(value), _to_numpy(grads), _to_numpy(deltas)  # type: ignore[return-value]
 
 
-def sgd_step(params: Params, grads: Params, lr: float) -> Params:
+def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
     """``p <- p - lr * g`` for every array, with ``jax.tree.map``; NumPy in, NumPy out.
 
     ``params`` and ``grads`` are left untouched; the result keeps the params' dtype.

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -34,7 +35,10 @@ from bp_manual.spec import NetworkSpec
 
 Array = NDArray[np.floating]
 Initializer = Callable[[np.random.Generator, tuple[int, int], DTypeLike], Array]
+#: What the functions return: one ``{"W": ..., "b": ...}`` dict per layer.
 Params = list[dict[str, Array]]
+#: What they accept: any sequence of per-layer mappings of arrays (read only).
+ParamsLike = Sequence[Mapping[str, NDArray[Any]]]
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("normal", "uniform")

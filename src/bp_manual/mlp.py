@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from bp_manual import network, train
-from bp_manual.initializers import Initializer, Params, init_params
+from bp_manual.initializers import Initializer, Params, ParamsLike, init_params
 from bp_manual.optim import sgd_step
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_params
@@ -54,11 +54,11 @@ class MLP:
         self.params: Params = init_params(self.spec, init, seed, dtype)
 
     @classmethod
-    def from_params(cls, spec: NetworkSpec, params: Params) -> MLP:
+    def from_params(cls, spec: NetworkSpec, params: ParamsLike) -> MLP:
         """An ``MLP`` around existing ``params`` (checked against ``spec``, not copied)."""
         check_params(spec, params)
         self = cls.__new__(cls)
-        self.spec, self.params = spec, list(params)
+        self.spec, self.params = spec, [dict(layer) for layer in params]
         return self
 
     def __repr__(self) -> str:

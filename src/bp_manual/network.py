@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bp_manual.activations import HIDDEN
-from bp_manual.initializers import Params
+from bp_manual.initializers import Params, ParamsLike
 from bp_manual.losses import LOSSES, OUTPUTS
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import as_inputs, as_targets, check_params, check_spec
@@ -59,7 +59,7 @@ def layer_forward(W: Array, b: Array | None, A_prev: Array) -> Array:
     return Z if b is None else Z + b
 
 
-def forward(spec: NetworkSpec, params: Params, X: object) -> tuple[Array, Cache]:
+def forward(spec: NetworkSpec, params: ParamsLike, X: object) -> tuple[Array, Cache]:
     """Run the network forward and keep what the backward pass needs.
 
     Args:
@@ -76,7 +76,7 @@ def forward(spec: NetworkSpec, params: Params, X: object) -> tuple[Array, Cache]
     return _forward(spec, params, as_inputs(spec, X, dtype))
 
 
-def _forward(spec: NetworkSpec, params: Params, X: Array) -> tuple[Array, Cache]:
+def _forward(spec: NetworkSpec, params: ParamsLike, X: Array) -> tuple[Array, Cache]:
     hidden = HIDDEN[spec.hidden].f
     output = OUTPUTS[spec.output]
     cache: list[LayerCache] = []
@@ -89,7 +89,7 @@ def _forward(spec: NetworkSpec, params: Params, X: Array) -> tuple[Array, Cache]
     return A, tuple(cache)
 
 
-def backward(spec: NetworkSpec, params: Params, cache: Cache, Y: Array) -> tuple[Params, list[Array]]:
+def backward(spec: NetworkSpec, params: ParamsLike, cache: Cache, Y: Array) -> tuple[Params, list[Array]]:
     """The chain rule, from the output layer back to the first.
 
     Equations (``docs/derivation.md``):
@@ -128,7 +128,7 @@ def backward(spec: NetworkSpec, params: Params, cache: Cache, Y: Array) -> tuple
     return grads[::-1], deltas[::-1]
 
 
-def loss_and_grads(spec: NetworkSpec, params: Params, X: object, Y: object) -> tuple[np.floating, Params]:
+def loss_and_grads(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> tuple[np.floating, Params]:
     """The loss and its gradient with respect to every parameter, by hand.
 
     Args:
@@ -151,7 +151,7 @@ def loss_and_grads(spec: NetworkSpec, params: Params, X: object, Y: object) -> t
 
 
 def loss_grads_and_deltas(
-    spec: NetworkSpec, params: Params, X: object, Y: object
+    spec: NetworkSpec, params: ParamsLike, X: object, Y: object
 ) -> tuple[np.floating, Params, list[Array]]:
     """:func:`loss_and_grads` plus the per-layer deltas ``dL/dZ_l``, ``(N, n_l)`` each.
 
@@ -172,7 +172,7 @@ def _loss_from_cache(spec: NetworkSpec, cache: Cache, Y: Array) -> np.floating:
     return Z_L.dtype.type(LOSSES[spec.loss].value(Z_L, Y))
 
 
-def loss(spec: NetworkSpec, params: Params, X: object, Y: object) -> np.floating:
+def loss(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> np.floating:
     """The batch-mean loss (see :func:`loss_and_grads` for shapes); no gradients."""
     check_spec(spec)
     dtype = check_params(spec, params)
@@ -182,6 +182,6 @@ def loss(spec: NetworkSpec, params: Params, X: object, Y: object) -> np.floating
     return _loss_from_cache(spec, cache, Y_)
 
 
-def predict(spec: NetworkSpec, params: Params, X: object) -> Array:
+def predict(spec: NetworkSpec, params: ParamsLike, X: object) -> Array:
     """``Y_hat = A_L``, ``(N, n_out)`` (also for a 1-D one-sample ``X``), params' dtype."""
     return forward(spec, params, X)[0]

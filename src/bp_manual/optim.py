@@ -10,11 +10,11 @@ What it is not for: computing gradients, or keeping state between calls.
 
 from __future__ import annotations
 
-from bp_manual.initializers import Params
+from bp_manual.initializers import Params, ParamsLike
 from bp_manual.validation import check_grads, check_lr
 
 
-def sgd_step(params: Params, grads: Params, lr: float) -> Params:
+def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
     """Gradient descent: ``W <- W - lr * dW`` and ``b <- b - lr * db`` for every layer.
 
     Args:

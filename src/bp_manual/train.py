@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bp_manual.initializers import Params, as_generator
+from bp_manual.initializers import Params, ParamsLike, as_generator
 from bp_manual.network import loss_and_grads
 from bp_manual.optim import sgd_step
 from bp_manual.spec import NetworkSpec
@@ -51,7 +51,7 @@ def _positive_int(name: str, value: object) -> int:
 
 def fit(
     spec: NetworkSpec,
-    params: Params,
+    params: ParamsLike,
     X: object,
     Y: object,
     *,
@@ -88,17 +88,18 @@ def fit(
     rng = as_generator(seed)
 
     history = History()
+    current: Params = [dict(layer) for layer in params]  # new list and dicts; arrays shared, never modified
     n = X_.shape[0]
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total = 0.0
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            loss, grads = loss_and_grads(spec, params, X_[idx], Y_[idx])
-            params = sgd_step(params, grads, lr)
+            loss, grads = loss_and_grads(spec, current, X_[idx], Y_[idx])
+            current = sgd_step(current, grads, lr)
             total += float(loss) * len(idx)
         history.loss.append(total / n)
-        if callback is not None and callback(epoch, history.loss[-1], params) is True:
+        if callback is not None and callback(epoch, history.loss[-1], current) is True:
             history.stopped_early = True
             break
-    return params, history
+    return current, history

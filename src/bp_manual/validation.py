@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bp_manual.initializers import DTYPES, Params
+from bp_manual.initializers import DTYPES, ParamsLike
 from bp_manual.spec import NetworkSpec
 
 Array = NDArray[np.floating]
@@ -159,7 +159,7 @@ def check_lr(lr: object) -> float:
     return float(lr)
 
 
-def check_grads(params: Params, grads: object) -> None:
+def check_grads(params: ParamsLike, grads: object) -> None:
     """``grads`` must have the structure, shapes and dtypes of ``params``."""
     if not isinstance(grads, list | tuple) or len(grads) != len(params):
         raise ValueError(f"grads must be a list of {len(params)} per-layer dicts like params")

@@ -1,0 +1,182 @@
+"""Every init scheme draws what its docstring says, and seeds reproduce exactly.
+
+The expected variances below are written from the papers, independently of
+``bp_manual.initializers``:
+
+=================  ===========================  =============
+scheme             Var(W)                        distribution
+=================  ===========================  =============
+seed (the blog)    1 / fan_out                   normal
+lecun_normal       1 / fan_in                    normal
+lecun_uniform      1 / fan_in                    uniform
+xavier_normal      2 / (fan_in + fan_out)        normal
+xavier_uniform     2 / (fan_in + fan_out)        uniform
+he_normal          2 / fan_in                    normal
+he_uniform         2 / fan_in                    uniform
+=================  ===========================  =============
+
+Statistical bounds. For ``n`` independent draws with mean 0 and variance
+``s2``, the statistic ``v = mean(W**2)`` has mean ``s2`` and standard deviation
+``s2 * sqrt((k - 1) / n)``, with kurtosis ``k = 3`` (normal) or ``9/5``
+(uniform). The test allows 6 standard deviations (a false alarm about once in
+5e8 draws). The shape of the distribution is checked with the Kolmogorov-Smirnov
+statistic ``D = max|F_n - F|`` against the stated distribution: ``P(sqrt(n) D > 2.2)``
+is about ``2 exp(-2 * 2.2**2) = 1.2e-4`` under the hypothesis, while a
+normal sample read as uniform (or the reverse) gives ``sqrt(n) D`` in the tens.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bp_manual
+from bp_manual import initializers
+
+FORMULAS = {
+    "seed": (lambda fi, fo: 1 / fo, "normal"),
+    "lecun_normal": (lambda fi, fo: 1 / fi, "normal"),
+    "lecun_uniform": (lambda fi, fo: 1 / fi, "uniform"),
+    "xavier_normal": (lambda fi, fo: 2 / (fi + fo), "normal"),
+    "xavier_uniform": (lambda fi, fo: 2 / (fi + fo), "uniform"),
+    "he_normal": (lambda fi, fo: 2 / fi, "normal"),
+    "he_uniform": (lambda fi, fo: 2 / fi, "uniform"),
+}
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def ks_statistic(W: np.ndarray, variance: float, distribution: str) -> float:
+    """``sqrt(n) * max|F_n(x) - F(x)|`` for N(0, variance) or the uniform with that variance."""
+    x = np.sort(W.ravel().astype(np.float64))
+    n = x.size
+    if distribution == "normal":
+        F = 0.5 * (1 + _erf(x / math.sqrt(2 * variance)))
+    else:
+        limit = math.sqrt(3 * variance)
+        F = np.clip((x + limit) / (2 * limit), 0, 1)
+    upper = np.arange(1, n + 1) / n - F
+    lower = F - np.arange(0, n) / n
+    return math.sqrt(n) * float(max(upper.max(), lower.max()))
+
+
+def test_every_named_scheme_is_covered() -> None:
+    assert set(bp_manual.INITIALIZERS) == {*FORMULAS, "zeros"}
+
+
+@pytest.mark.parametrize("name", sorted(FORMULAS))
+@given(
+    fan_in=st.integers(50, 400),
+    fan_out=st.integers(50, 400),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sample_variance_and_distribution_match_formula(name: str, fan_in: int, fan_out: int, seed: int) -> None:
+    formula, distribution = FORMULAS[name]
+    W = bp_manual.INITIALIZERS[name](np.random.default_rng(seed), (fan_out, fan_in), np.float64)
+    assert W.shape == (fan_out, fan_in) and W.dtype == np.float64
+    n, s2 = W.size, formula(fan_in, fan_out)
+    kurtosis = 3.0 if distribution == "normal" else 9 / 5
+    sd = s2 * math.sqrt((kurtosis - 1) / n)
+    assert abs(np.mean(W * W) - s2) <= 6 * sd, (np.mean(W * W), s2, sd)
+    assert abs(np.mean(W)) <= 6 * math.sqrt(s2 / n)
+    if distribution == "uniform":
+        assert np.max(np.abs(W)) <= math.sqrt(3 * s2)
+    assert ks_statistic(W, s2, distribution) <= 2.2
+
+
+@given(std=st.floats(1e-3, 10.0), seed=st.integers(0, 2**32 - 1))
+def test_plain_normal_has_the_chosen_std(std: float, seed: int) -> None:
+    W = bp_manual.normal(std)(np.random.default_rng(seed), (200, 100), np.float64)
+    n = W.size
+    assert abs(np.mean(W * W) - std**2) <= 6 * std**2 * math.sqrt(2 / n)
+    assert ks_statistic(W, std**2, "normal") <= 2.2
+
+
+def test_zeros_and_zero_biases() -> None:
+    spec = bp_manual.NetworkSpec((3, 4, 2))
+    params = bp_manual.init_params(spec, "zeros", seed=0)
+    assert all(not np.any(layer[k]) for layer in params for k in layer)
+    params = bp_manual.init_params(spec, "he_normal", seed=0)
+    assert all(not np.any(layer["b"]) for layer in params)
+    assert all(np.any(layer["W"]) for layer in params)
+
+
+@pytest.mark.parametrize("init", [*sorted(bp_manual.INITIALIZERS)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_same_seed_gives_bit_identical_params(init: str, dtype: type) -> None:
+    spec = bp_manual.NetworkSpec((5, 7, 3), bias=True)
+    a = bp_manual.init_params(spec, init, seed=123, dtype=dtype)
+    b = bp_manual.init_params(spec, init, seed=123, dtype=dtype)
+    c = bp_manual.init_params(spec, init, seed=np.random.default_rng(123), dtype=dtype)
+    for la, lb, lc in zip(a, b, c, strict=True):
+        for key in la:
+            assert la[key].dtype == np.dtype(dtype)
+            assert la[key].tobytes() == lb[key].tobytes() == lc[key].tobytes()
+    if init != "zeros":
+        d = bp_manual.init_params(spec, init, seed=124, dtype=dtype)
+        assert not np.array_equal(a[0]["W"], d[0]["W"])
+
+
+def test_float32_params_are_the_float64_params_rounded() -> None:
+    spec = bp_manual.NetworkSpec((6, 5, 4))
+    p64 = bp_manual.init_params(spec, "xavier_uniform", seed=7, dtype=np.float64)
+    p32 = bp_manual.init_params(spec, "xavier_uniform", seed=7, dtype=np.float32)
+    for a, b in zip(p64, p32, strict=True):
+        np.testing.assert_array_equal(a["W"].astype(np.float32), b["W"])
+
+
+def test_global_numpy_random_state_is_untouched() -> None:
+    before = np.random.get_state(legacy=False)  # noqa: NPY002 (reading it is the point)
+    spec = bp_manual.NetworkSpec((4, 3, 2))
+    bp_manual.init_params(spec, "he_uniform", seed=None)
+    bp_manual.init_params(spec, "seed", seed=1)
+    bp_manual.MLP((4, 3, 2), seed=2).fit(np.ones((5, 4)), np.ones((5, 2)), epochs=2, batch_size=2, seed=3)
+    after = np.random.get_state(legacy=False)  # noqa: NPY002
+    assert before.keys() == after.keys()
+    assert (
+        np.array_equal(before["state"]["key"], after["state"]["key"])
+        and before["state"]["pos"] == after["state"]["pos"]
+    )
+    assert all(before[k] == after[k] for k in before if k != "state")
+
+
+def test_variance_scaling_is_the_general_rule() -> None:
+    rng = np.random.default_rng(0)
+    W = bp_manual.variance_scaling(3.0, "fan_out", "uniform")(rng, (40, 10), np.float64)
+    assert np.max(np.abs(W)) <= math.sqrt(3 * 3.0 / 40)
+    with pytest.raises(ValueError, match=r"unknown mode 'fan'; expected one of \['fan_in', 'fan_out', 'fan_avg'\]"):
+        bp_manual.variance_scaling(1.0, "fan")
+    with pytest.raises(ValueError, match="unknown distribution 'cauchy'"):
+        bp_manual.variance_scaling(1.0, "fan_in", "cauchy")
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="scale must be finite and > 0"):
+            bp_manual.variance_scaling(bad)
+    with pytest.raises(TypeError, match="scale must be a real number"):
+        bp_manual.variance_scaling("2")  # type: ignore[arg-type]
+
+
+def test_init_params_refuses_bad_arguments() -> None:
+    spec = bp_manual.NetworkSpec((3, 2))
+    with pytest.raises(ValueError, match=r"unknown init 'xavier'; expected one of \[.*'xavier_normal'"):
+        bp_manual.init_params(spec, "xavier")
+    with pytest.raises(TypeError, match="init must be a name or a callable"):
+        bp_manual.init_params(spec, 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        bp_manual.init_params(spec, dtype=np.float16)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        bp_manual.init_params(spec, seed=-1)
+    with pytest.raises(TypeError, match="seed must be None, a non-negative int"):
+        bp_manual.init_params(spec, seed=1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="spec must be a NetworkSpec"):
+        bp_manual.init_params((3, 2))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="returned"):
+        bp_manual.init_params(spec, lambda rng, shape, dtype: np.zeros((1, 1), dtype))
+
+
+def test_docstrings_state_the_variance() -> None:
+    for name, init in bp_manual.INITIALIZERS.items():
+        assert init.__doc__ and "Var(W)" in init.__doc__, name
+    assert initializers.seed.__doc__ is not None and "fan_out**-0.5" in initializers.seed.__doc__

@@ -1,0 +1,76 @@
+"""Stable numerics: finite values and no NumPy warnings for any |Z| <= 1e4.
+
+``pyproject.toml`` turns every warning into an error, and these tests also run
+under ``np.errstate`` raising on overflow, division by zero and invalid
+operations, so an overflow in ``exp`` or a ``log(0)`` fails them rather than
+passing silently. Underflow stays ignored (NumPy's default): ``exp(-1e4)``
+rounding to 0 is the intended, exact-to-rounding result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bp_autodiff
+import bp_manual
+from bp_manual import activations, losses
+
+EXTREMES = np.array(
+    [-1e4, -1e3, -746.0, -745.0, -88.0, -30.0, -1e-300, 0.0, 1e-300, 30.0, 88.0, 745.0, 746.0, 1e3, 1e4]
+)
+
+
+@pytest.fixture(params=[np.float64, np.float32])
+def Z(request: pytest.FixtureRequest) -> np.ndarray:
+    z = EXTREMES.astype(request.param)
+    return np.stack([z, z[::-1], np.zeros_like(z)])
+
+
+def test_activations_and_derivatives_are_finite(Z: np.ndarray) -> None:
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        for act in bp_manual.HIDDEN.values():
+            A = act.f(Z)
+            D = act.derivative(Z, A)
+            assert A.dtype == D.dtype == Z.dtype, act.name
+            assert np.all(np.isfinite(A)) and np.all(np.isfinite(D)), act.name
+        S = activations.sigmoid(Z)
+        assert np.all((S >= 0) & (S <= 1))
+        assert S[0, 0] == 0.0 and S[0, -1] == 1.0 and S[2, 0] == 0.5
+
+
+def test_softmax_and_log_softmax_are_finite(Z: np.ndarray) -> None:
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        P = losses.softmax(Z)
+        logP = losses.log_softmax(Z)
+    assert np.all(np.isfinite(P)) and np.all(np.isfinite(logP))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=4 * np.finfo(Z.dtype).eps)
+    assert np.all(logP <= 0)
+
+
+@pytest.mark.parametrize("loss", sorted(bp_manual.LOSSES))
+@pytest.mark.parametrize("side", ["manual", "jax"])
+def test_losses_and_gradients_are_finite_at_extreme_logits(Z: np.ndarray, loss: str, side: str) -> None:
+    """A one-layer identity network with ``W = I`` puts ``Z`` itself at the output,
+    including one-hot targets whose probability underflows to 0."""
+    n = Z.shape[1]
+    spec = bp_manual.NetworkSpec((n, n), output=bp_manual.LOSSES[loss].output, loss=loss, bias=False)
+    params = [{"W": np.eye(n, dtype=Z.dtype)}]
+    if loss == "cross_entropy":
+        Y: np.ndarray = np.argmin(Z, axis=1)  # the least likely class: probability underflows
+    elif loss == "binary_cross_entropy":
+        Y = (Z < 0).astype(Z.dtype)  # always the wrong side
+    else:
+        Y = np.zeros_like(Z)
+    module = bp_manual if side == "manual" else bp_autodiff
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        value, grads = module.loss_and_grads(spec, params, Z, Y)
+    assert np.isfinite(value)
+    assert np.all(np.isfinite(grads[0]["W"]))
+
+
+def test_cross_entropy_of_a_certain_wrong_answer_is_large_but_finite() -> None:
+    Z = np.array([[1e4, -1e4]])
+    assert losses.cross_entropy(Z, np.array([[0.0, 1.0]])) == pytest.approx(2e4)
+    assert losses.cross_entropy(Z, np.array([[1.0, 0.0]])) == 0.0
+    assert losses.binary_cross_entropy(np.array([[-1e4]]), np.array([[1.0]])) == pytest.approx(1e4)
