@@ -1,101 +1,40 @@
-"""The ``bp`` command.
+"""The ``bp`` command: one subcommand per module, registered here.
 
-What this module is for: the project's entry points on the command line.
-``bp demo`` trains the seed's 784-32-64 ``BPNetwork`` for a few updates on
-one random sample, next to the seed's code as published, and prints the loss
-of both and the agreement of the hand-derived gradients with JAX's. It exits
-with status 0 only if the corrected loss went down at every update and every
-gradient matched JAX to 1e-9 relative (float64).
+What this module is for: parsing the command line and dispatching. Each
+subcommand lives in its own module with a ``register(subparsers)`` function
+that adds its parser and sets ``run(args, parser) -> exit status``:
 
-What it is not for: library use; call the Python API instead.
+- ``bp demo`` (:mod:`bp_autodiff.demo`).
+
+What it is not for: any computation.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 from collections.abc import Sequence
 
-import numpy as np
+from bp_autodiff import demo
 
-import bp_autodiff
-import bp_manual
-from bp_manual.initializers import ParamsLike
-from bp_manual.seed_published import PublishedBPNetwork
-
-#: The demo's agreement bar, float64: see tests/tolerances.py for the derivation.
-DEMO_RTOL = 1e-9
+COMMANDS = (demo,)
 
 
-def _max_rel_error(manual: ParamsLike, reference: ParamsLike) -> float:
-    """max over arrays of ``max|manual - reference| / max|reference|``."""
-    worst = 0.0
-    for m, r in zip(manual, reference, strict=True):
-        for key in r:
-            scale = float(np.max(np.abs(r[key])))
-            diff = float(np.max(np.abs(m[key] - r[key])))
-            worst = max(worst, diff / scale if scale > 0 else diff)
-    return worst
-
-
-def demo(steps: int = 5, lr: float = 0.01, seed: int = 0) -> int:
-    """Print the demo table; return the exit status (0 when both checks hold)."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0.0, 1.0, 784)  # one "image", pixels in [0, 1)
-    y = rng.normal(0.0, 1.0, 64)  # one regression target
-    net = bp_manual.BPNetwork(784, 32, 64, lr, seed=seed)
-    published = PublishedBPNetwork(784, 32, 64, lr)
-    published.w_in2hid = net.w_in2hid.copy()  # the same starting point
-    published.w_hid2out = net.w_hid2out.copy()
-    spec, X, Y = net.mlp.spec, x[None, :], y[None, :]
-
-    print(f"bp demo: the seed's BPNetwork 784-32-64 (sigmoid hidden, identity output), lr {lr},")
-    print("one random sample, loss 0.5*||out - target||^2; gradients from bp_manual vs JAX (float64)\n")
-    print(f"{'update':>6}  {'loss, corrected':>16}  {'loss, seed as published':>24}  {'max rel |manual - JAX|':>23}")
-    losses, errors = [], []
-    for k in range(steps + 1):
-        loss_m, grads_m = bp_manual.loss_and_grads(spec, net.mlp.params, X, Y)
-        _, grads_j = bp_autodiff.loss_and_grads(spec, net.mlp.params, X, Y)
-        out_pub = published.w_hid2out @ (1 / (1 + np.exp(-published.w_in2hid @ x)))
-        loss_pub = 0.5 * float(np.sum((out_pub - y) ** 2))
-        errors.append(_max_rel_error(grads_m, grads_j))
-        losses.append(float(loss_m))
-        print(f"{k:>6}  {losses[-1]:>16.6g}  {loss_pub:>24.6g}  {errors[-1]:>23.2e}")
-        if k < steps:
-            net.train(x, y)
-            published.train(x, y)
-    try:
-        published.run(x)
-        run_note = "seed's run(): no error"
-    except ValueError as exc:
-        run_note = f"seed's run(): ValueError: {exc}"
-    print(f"\ncorrected run(): shape {net.run(x).shape}; {run_note}")
-
-    descending = all(b < a for a, b in itertools.pairwise(losses))
-    agree = max(errors) <= DEMO_RTOL
-    print(f"loss went down at every update: {descending}; gradients agree within {DEMO_RTOL:g}: {agree}")
-    return 0 if descending and agree else 1
+def build_parser() -> argparse.ArgumentParser:
+    """The ``bp`` argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(prog="bp", description="Backpropagation, derived by hand and checked by JAX.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bp``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="bp", description="Backpropagation, derived by hand and checked by JAX.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="train the seed's 784-32-64 BPNetwork a few updates, checked against JAX")
-    p_demo.add_argument("--steps", type=int, default=5, help="number of updates (default 5)")
-    p_demo.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01, the seed's)")
-    p_demo.add_argument("--seed", type=int, default=0, help="random seed for data and weights (default 0)")
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        if args.steps < 1:
-            parser.error("--steps must be >= 1")
-        if not (np.isfinite(args.lr) and args.lr > 0):
-            parser.error("--lr must be finite and > 0")
-        if args.seed < 0:
-            parser.error("--seed must be >= 0")
-        return demo(args.steps, args.lr, args.seed)
-    raise AssertionError(args.command)
+    status: int = args.run(args, parser)
+    return status
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from bp_autodiff import network
 from bp_manual.initializers import Params, ParamsLike
 from bp_manual.spec import NetworkSpec
-from bp_manual.validation import as_inputs, as_targets, check_grads, check_lr, check_params, check_spec
+from bp_manual.validation import check_grads, check_lr, prepare_batch
 
 Array = NDArray[np.floating]
 
@@ -64,10 +64,7 @@ def _grads_and_deltas(spec: NetworkSpec, params: network.JParams, X: jax.Array, 
 
 
 def _prepare(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> tuple[Params, Array, Array]:
-    check_spec(spec)
-    dtype = check_params(spec, params)
-    X_ = as_inputs(spec, X, dtype)
-    Y_ = as_targets(spec, Y, X_.shape[0], dtype)
+    X_, Y_ = prepare_batch(spec, params, X, Y)
     return [{k: np.asarray(v) for k, v in layer.items()} for layer in params], X_, Y_
 
 

@@ -19,6 +19,7 @@ from bp_manual.bpnetwork import BPNetwork
 from bp_manual.initializers import (
     INITIALIZERS,
     Params,
+    ParamsLike,
     init_params,
     normal,
     variance_scaling,
@@ -48,6 +49,7 @@ __all__ = [
     "History",
     "NetworkSpec",
     "Params",
+    "ParamsLike",
     "backward",
     "fit",
     "forward",

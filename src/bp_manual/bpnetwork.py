@@ -100,8 +100,10 @@ class BPNetwork:
         old = self._get(layer)
         if W.shape != old.shape:
             raise ValueError(f"{name} must have shape {old.shape}, got {W.shape}")
-        if W.dtype.kind not in "biuf" or not np.all(np.isfinite(W)):
-            raise ValueError(f"{name} must be finite numbers")
+        if W.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {W.dtype}")
+        if not np.all(np.isfinite(W)):
+            raise ValueError(f"{name} contains NaN or inf")
         params = list(self._mlp.params)
         params[layer] = {"W": W.astype(old.dtype)}  # a copy: the caller's array stays theirs
         self._mlp.params = params

@@ -31,7 +31,7 @@ from bp_manual.activations import HIDDEN
 from bp_manual.initializers import Params, ParamsLike
 from bp_manual.losses import LOSSES, OUTPUTS
 from bp_manual.spec import NetworkSpec
-from bp_manual.validation import as_inputs, as_targets, check_params, check_spec
+from bp_manual.validation import as_inputs, check_params, check_spec, prepare_batch
 
 Array = NDArray[np.floating]
 
@@ -158,13 +158,17 @@ def loss_grads_and_deltas(
     This is the optional protocol the auditor uses to say in which layer a
     wrong backward pass first goes wrong.
     """
-    check_spec(spec)
-    dtype = check_params(spec, params)
-    X_ = as_inputs(spec, X, dtype)
-    Y_ = as_targets(spec, Y, X_.shape[0], dtype)
-    _, cache = _forward(spec, params, X_)
-    grads, deltas = backward(spec, params, cache, Y_)
-    return _loss_from_cache(spec, cache, Y_), grads, deltas
+    X_, Y_ = prepare_batch(spec, params, X, Y)
+    return _loss_grads_and_deltas(spec, params, X_, Y_)
+
+
+def _loss_grads_and_deltas(
+    spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array
+) -> tuple[np.floating, Params, list[Array]]:
+    """The computation itself, on inputs already checked by ``prepare_batch``."""
+    _, cache = _forward(spec, params, X)
+    grads, deltas = backward(spec, params, cache, Y)
+    return _loss_from_cache(spec, cache, Y), grads, deltas
 
 
 def _loss_from_cache(spec: NetworkSpec, cache: Cache, Y: Array) -> np.floating:
@@ -174,10 +178,7 @@ def _loss_from_cache(spec: NetworkSpec, cache: Cache, Y: Array) -> np.floating:
 
 def loss(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> np.floating:
     """The batch-mean loss (see :func:`loss_and_grads` for shapes); no gradients."""
-    check_spec(spec)
-    dtype = check_params(spec, params)
-    X_ = as_inputs(spec, X, dtype)
-    Y_ = as_targets(spec, Y, X_.shape[0], dtype)
+    X_, Y_ = prepare_batch(spec, params, X, Y)
     _, cache = _forward(spec, params, X_)
     return _loss_from_cache(spec, cache, Y_)
 

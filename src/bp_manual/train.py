@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bp_manual.initializers import Params, ParamsLike, as_generator
-from bp_manual.network import loss_and_grads
+from bp_manual.network import _loss_grads_and_deltas
 from bp_manual.optim import sgd_step
 from bp_manual.spec import NetworkSpec
-from bp_manual.validation import as_inputs, as_targets, check_lr, check_params, check_spec
+from bp_manual.validation import check_lr, prepare_batch
 
 #: ``callback(epoch, loss, params)`` after each epoch (``epoch`` counts from 1);
 #: returning ``True`` stops training after that epoch.
@@ -78,10 +78,7 @@ def fit(
     Returns:
         ``(new_params, history)``.
     """
-    check_spec(spec)
-    dtype = check_params(spec, params)
-    X_ = as_inputs(spec, X, dtype)
-    Y_ = as_targets(spec, Y, X_.shape[0], dtype)
+    X_, Y_ = prepare_batch(spec, params, X, Y)
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
     lr = check_lr(lr)
@@ -95,7 +92,7 @@ def fit(
         total = 0.0
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            loss, grads = loss_and_grads(spec, current, X_[idx], Y_[idx])
+            loss, grads, _ = _loss_grads_and_deltas(spec, current, X_[idx], Y_[idx])
             current = sgd_step(current, grads, lr)
             total += float(loss) * len(idx)
         history.loss.append(total / n)

@@ -150,6 +150,14 @@ def as_targets(spec: NetworkSpec, Y: object, n_samples: int, dtype: np.dtype[np.
     return out
 
 
+def prepare_batch(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> tuple[Array, Array]:
+    """Check ``spec`` and ``params``; return ``X (N, n_in)`` and ``Y (N, n_out)`` in the params' dtype."""
+    check_spec(spec)
+    dtype = check_params(spec, params)
+    X_ = as_inputs(spec, X, dtype)
+    return X_, as_targets(spec, Y, X_.shape[0], dtype)
+
+
 def check_lr(lr: object) -> float:
     """A learning rate: a finite real number > 0, else ``TypeError``/``ValueError``."""
     if isinstance(lr, bool) or not isinstance(lr, int | float | np.integer | np.floating):
