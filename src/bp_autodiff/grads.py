@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from bp_autodiff import network
 from bp_manual.initializers import Params, ParamsLike
+from bp_manual.optim import check_update
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_grads, check_lr, prepare_batch
 
@@ -105,9 +106,12 @@ def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
     """``p <- p - lr * g`` for every array, with ``jax.tree.map``; NumPy in, NumPy out.
 
     ``params`` and ``grads`` are left untouched; the result keeps the params' dtype.
+    Like ``bp_manual.sgd_step``, it raises ``DivergedError`` rather than return
+    non-finite params.
     """
     lr = check_lr(lr)
     check_grads(params, grads)
     with jax.enable_x64(True):
-        new = jax.tree.map(lambda p, g: jnp.asarray(p) - lr * jnp.asarray(g), params, grads)
-        return _to_numpy(new)
+        new = _to_numpy(jax.tree.map(lambda p, g: jnp.asarray(p) - lr * jnp.asarray(g), params, grads))
+    check_update(new, lr)
+    return new

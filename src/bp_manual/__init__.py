@@ -34,9 +34,9 @@ from bp_manual.network import (
     loss_grads_and_deltas,
     predict,
 )
-from bp_manual.optim import sgd_step
+from bp_manual.optim import DivergedError, sgd_step
 from bp_manual.spec import NetworkSpec
-from bp_manual.train import History, fit
+from bp_manual.train import History, fit, train_step
 
 __all__ = [
     "HIDDEN",
@@ -46,6 +46,7 @@ __all__ = [
     "OUTPUTS",
     "VALID_PAIRS",
     "BPNetwork",
+    "DivergedError",
     "History",
     "NetworkSpec",
     "Params",
@@ -60,6 +61,7 @@ __all__ = [
     "normal",
     "predict",
     "sgd_step",
+    "train_step",
     "variance_scaling",
 ]
 __version__ = "0.1.0"

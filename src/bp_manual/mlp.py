@@ -15,7 +15,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from bp_manual import network, train
 from bp_manual.initializers import Initializer, Params, ParamsLike, init_params
-from bp_manual.optim import sgd_step
+from bp_manual.optim import DivergedError
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_params
 
@@ -36,6 +36,7 @@ class MLP:
         spec: the ``NetworkSpec``.
         params: ``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]``; replaced (never
             modified in place) by ``step`` and ``fit``.
+        steps: the number of updates ``step`` has applied (``fit`` does not count).
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class MLP:
     ) -> None:
         self.spec = NetworkSpec(tuple(sizes), hidden=hidden, output=output, loss=loss, bias=bias)
         self.params: Params = init_params(self.spec, init, seed, dtype)
+        self.steps = 0
 
     @classmethod
     def from_params(cls, spec: NetworkSpec, params: ParamsLike) -> MLP:
@@ -59,6 +61,7 @@ class MLP:
         check_params(spec, params)
         self = cls.__new__(cls)
         self.spec, self.params = spec, [dict(layer) for layer in params]
+        self.steps = 0
         return self
 
     def __repr__(self) -> str:
@@ -82,9 +85,17 @@ class MLP:
 
         All gradients are computed at the current params, then every layer is
         updated at once. On an error the params are left as they were.
+
+        Raises:
+            TypeError / ValueError: bad ``X``, ``Y`` or ``lr``.
+            DivergedError: the update would make the params non-finite (it
+                names the step and the layer).
         """
-        loss, grads = self.loss_and_grads(X, Y)
-        self.params = sgd_step(self.params, grads, lr)
+        try:
+            loss, self.params = train.train_step(self.spec, self.params, X, Y, lr)
+        except DivergedError as exc:
+            raise exc.at_step(self.steps + 1) from None
+        self.steps += 1
         return loss
 
     def fit(

@@ -14,12 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bp_manual.initializers import Params, ParamsLike, as_generator
 from bp_manual.network import _loss_grads_and_deltas
-from bp_manual.optim import sgd_step
+from bp_manual.optim import DivergedError, sgd_step
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_lr, prepare_batch
+
+Array = NDArray[np.floating]
 
 #: ``callback(epoch, loss, params)`` after each epoch (``epoch`` counts from 1);
 #: returning ``True`` stops training after that epoch.
@@ -34,11 +37,41 @@ class History:
         loss: per epoch, the mean over that epoch's minibatches of the loss
             each minibatch had just before its update, weighted by batch size
             (the Keras convention: no extra forward pass).
-        stopped_early: True when the callback asked to stop.
+        stopped_early: True when training ended before ``epochs``.
+        stop_reason: why it ended early: ``"callback"``, or the message of the
+            :class:`bp_manual.optim.DivergedError` that refused a step (the
+            params returned are those from before that step); None otherwise.
     """
 
     loss: list[float] = field(default_factory=list)
     stopped_early: bool = False
+    stop_reason: str | None = None
+
+
+def train_step(spec: NetworkSpec, params: ParamsLike, X: object, Y: object, lr: float) -> tuple[np.floating, Params]:
+    """One gradient-descent step on the batch ``(X, Y)``: ``(loss before it, new params)``.
+
+    The loss is a NumPy scalar of the params' dtype.
+
+    All gradients are computed at ``params`` (``loss_and_grads``), then every
+    layer is updated at once (``sgd_step``). ``params`` is never modified.
+    Shapes and dtypes as for :func:`bp_manual.loss_and_grads`.
+
+    Raises:
+        TypeError / ValueError: bad inputs (named), before anything is computed.
+        DivergedError: the loss or the new params would be NaN or inf; NumPy's
+            overflow warnings on the way there are suppressed in favour of it.
+    """
+    X_, Y_ = prepare_batch(spec, params, X, Y)
+    return _train_step(spec, params, X_, Y_, check_lr(lr))
+
+
+def _train_step(spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, lr: float) -> tuple[np.floating, Params]:
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, not warned
+        loss, grads, _ = _loss_grads_and_deltas(spec, params, X, Y)
+    if not np.isfinite(loss):
+        raise DivergedError("the loss", lr)
+    return loss, sgd_step(params, grads, lr)
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -76,7 +109,10 @@ def fit(
         callback: see ``Callback``.
 
     Returns:
-        ``(new_params, history)``.
+        ``(new_params, history)``. If a step would make the params non-finite
+        (divergence), training stops there: the params from before that step
+        are returned and ``history.stop_reason`` says what happened; the loss of
+        an incomplete epoch is not recorded.
     """
     X_, Y_ = prepare_batch(spec, params, X, Y)
     epochs = _positive_int("epochs", epochs)
@@ -87,16 +123,22 @@ def fit(
     history = History()
     current: Params = [dict(layer) for layer in params]  # new list and dicts; arrays shared, never modified
     n = X_.shape[0]
+    step = 0
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total = 0.0
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            loss, grads, _ = _loss_grads_and_deltas(spec, current, X_[idx], Y_[idx])
-            current = sgd_step(current, grads, lr)
+            step += 1
+            try:
+                loss, current = _train_step(spec, current, X_[idx], Y_[idx], lr)
+            except DivergedError as exc:
+                history.stopped_early = True
+                history.stop_reason = f"epoch {epoch}, {exc.at_step(step)}"
+                return current, history
             total += float(loss) * len(idx)
         history.loss.append(total / n)
         if callback is not None and callback(epoch, history.loss[-1], current) is True:
-            history.stopped_early = True
+            history.stopped_early, history.stop_reason = True, "callback"
             break
     return current, history

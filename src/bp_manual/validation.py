@@ -17,7 +17,7 @@ Conventions (the same on both sides):
   into one-hot rows.
 - ``cross_entropy`` targets are rows of non-negative numbers summing to 1
   (one-hot or probabilities); ``binary_cross_entropy`` targets lie in [0, 1].
-- ``X`` and ``Y`` must be finite.
+- ``X``, ``Y`` and every params array must be finite (NaN or inf is refused).
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def check_params(spec: NetworkSpec, params: object, name: str = "params") -> np.
             if tuple(arr.shape) != shape:
                 raise ValueError(f"{where}[{key!r}] has shape {tuple(arr.shape)}, expected {shape}")
             dtypes.add(np.dtype(arr.dtype))
+            if np.dtype(arr.dtype).kind == "f":
+                _finite(f"{where}[{key!r}]", np.asarray(arr))
     if len(dtypes) != 1:
         raise TypeError(f"{name} mix dtypes {sorted(str(d) for d in dtypes)}; use one of float32, float64")
     (dtype,) = dtypes
@@ -87,10 +89,21 @@ def _numeric(name: str, value: object) -> NDArray[Any]:
     return arr
 
 
-def _finite(name: str, arr: Array) -> None:
-    if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
+def _finite(name: str, arr: NDArray[Any]) -> None:
+    """Raise ``ValueError`` naming ``name`` and the first bad index if ``arr`` has NaN or inf.
+
+    The fast path is one reduction with no temporary array: a sum is finite
+    exactly when every term is finite, unless finite terms overflow it (values
+    near the dtype's maximum); only then, or when it is not finite, is the
+    element-wise check run, which also finds the index for the message.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum()
+    if np.isfinite(total):
+        return
+    bad = np.argwhere(~np.isfinite(arr))
+    if bad.size:
+        raise ValueError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad[0])})")
 
 
 def as_inputs(spec: NetworkSpec, X: object, dtype: np.dtype[np.floating]) -> Array:
@@ -125,6 +138,11 @@ def as_targets(spec: NetworkSpec, Y: object, n_samples: int, dtype: np.dtype[np.
         one_hot = np.zeros((n_samples, n_out), dtype=dtype)
         one_hot[np.arange(n_samples), labels] = 1
         return one_hot
+    if spec.loss == "cross_entropy" and arr.ndim <= 1 and not (arr.ndim == 1 and n_samples == 1 and arr.size == n_out):
+        raise TypeError(
+            f"Y for cross_entropy: class labels must have an integer dtype, got {arr.dtype}; "
+            f"or give one-hot rows of shape (n_samples, {n_out})"
+        )
     if arr.ndim == 1 and n_samples == 1 and arr.shape[0] == n_out:
         arr = arr.reshape(1, n_out)
     elif arr.ndim == 1 and n_out == 1:
