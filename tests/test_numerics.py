@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import bp_autodiff
 import bp_manual
 from bp_manual import activations, losses
+from strategies import examples
 
 EXTREMES = np.array(
     [-1e4, -1e3, -746.0, -745.0, -88.0, -30.0, -1e-300, 0.0, 1e-300, 30.0, 88.0, 745.0, 746.0, 1e3, 1e4]
@@ -74,3 +78,29 @@ def test_cross_entropy_of_a_certain_wrong_answer_is_large_but_finite() -> None:
     assert losses.cross_entropy(Z, np.array([[0.0, 1.0]])) == pytest.approx(2e4)
     assert losses.cross_entropy(Z, np.array([[1.0, 0.0]])) == 0.0
     assert losses.binary_cross_entropy(np.array([[-1e4]]), np.array([[1.0]])) == pytest.approx(1e4)
+
+
+@settings(max_examples=examples(1.0))
+@given(
+    Z=hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=2, max_side=6),
+        elements=st.floats(-1e4, 1e4, allow_nan=False),
+    ),
+    loss=st.sampled_from(sorted(bp_manual.LOSSES)),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_any_pre_activation_within_1e4_gives_finite_values_and_gradients(Z: np.ndarray, loss: str, dtype: type) -> None:
+    """The same as above for hypothesis-drawn ``Z`` anywhere in [-1e4, 1e4], manual side
+    (the JAX side compiles per shape, so it keeps to the fixed extremes above)."""
+    Z = Z.astype(dtype)
+    n = Z.shape[1]
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        for act in bp_manual.HIDDEN.values():
+            A = act.f(Z)
+            assert np.all(np.isfinite(A)) and np.all(np.isfinite(act.derivative(Z, A)))
+        assert np.all(np.isfinite(losses.softmax(Z))) and np.all(np.isfinite(losses.log_softmax(Z)))
+        spec = bp_manual.NetworkSpec((n, n), output=bp_manual.LOSSES[loss].output, loss=loss, bias=False)
+        Y: np.ndarray = np.argmin(Z, axis=1) if loss == "cross_entropy" else (Z < 0).astype(dtype)
+        value, grads = bp_manual.loss_and_grads(spec, [{"W": np.eye(n, dtype=dtype)}], Z, Y)
+    assert np.isfinite(value) and np.all(np.isfinite(grads[0]["W"]))
