@@ -4,6 +4,9 @@ What this module is for: the element-wise functions ``f`` of the derivation,
 ``A = f(Z)``, and the derivatives ``f'(Z)`` that the backward pass multiplies
 into the delta recursion ``delta_l = (delta_{l+1} @ W_{l+1}) * f'(Z_l)``.
 
+Every function is written against the array namespace of its input
+(:mod:`bp_manual.namespace`), so it runs unchanged on NumPy and ``jax.numpy``.
+
 What it is not for: the output layer's activation and the loss, whose
 derivatives are never needed separately (see :mod:`bp_manual.losses`: for each
 valid output/loss pair the product simplifies to ``(Y_hat - Y) / N``).
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from bp_manual.namespace import namespace
+
 Array = NDArray[np.floating]
 
 #: Slope of ``leaky_relu`` for negative inputs (the common default, as in
@@ -36,13 +41,13 @@ LEAKY_SLOPE = 0.01
 
 
 def identity(Z: Array) -> Array:
-    """``f(Z) = Z``. Returns a copy, so callers never alias their input."""
-    return Z.copy()
+    """``f(Z) = Z``. Returns ``Z`` itself: nothing here modifies arrays in place, so sharing is safe."""
+    return Z
 
 
 def identity_derivative(Z: Array, A: Array) -> Array:
     """``identity'(Z) = 1``."""
-    return np.ones_like(Z)
+    return namespace(Z).ones_like(Z)
 
 
 def sigmoid(Z: Array) -> Array:
@@ -54,8 +59,9 @@ def sigmoid(Z: Array) -> Array:
     For ``|Z|`` beyond about 745 (float64) ``E`` underflows to 0 and the
     result is exactly 0 or 1, with no warning.
     """
-    E = np.exp(-np.abs(Z))
-    return np.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
+    xp = namespace(Z)
+    E = xp.exp(-xp.abs(Z))
+    return xp.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
 
 
 def sigmoid_derivative(Z: Array, A: Array) -> Array:
@@ -65,7 +71,7 @@ def sigmoid_derivative(Z: Array, A: Array) -> Array:
 
 def tanh(Z: Array) -> Array:
     """``tanh(Z) = (exp(Z) - exp(-Z)) / (exp(Z) + exp(-Z))``; ``np.tanh`` is stable."""
-    return np.tanh(Z)
+    return namespace(Z).tanh(Z)
 
 
 def tanh_derivative(Z: Array, A: Array) -> Array:
@@ -75,7 +81,7 @@ def tanh_derivative(Z: Array, A: Array) -> Array:
 
 def relu(Z: Array) -> Array:
     """``relu(Z) = max(Z, 0)``."""
-    return np.maximum(Z, 0.0)
+    return namespace(Z).maximum(Z, 0.0)
 
 
 def relu_derivative(Z: Array, A: Array) -> Array:
@@ -85,12 +91,12 @@ def relu_derivative(Z: Array, A: Array) -> Array:
 
 def leaky_relu(Z: Array) -> Array:
     """``leaky_relu(Z) = Z if Z >= 0 else slope * Z`` with ``slope = LEAKY_SLOPE``."""
-    return np.where(Z >= 0, Z, LEAKY_SLOPE * Z)
+    return namespace(Z).where(Z >= 0, Z, LEAKY_SLOPE * Z)
 
 
 def leaky_relu_derivative(Z: Array, A: Array) -> Array:
     """``leaky_relu'(Z) = 1 if Z > 0 else slope`` (``slope`` at the kink)."""
-    return np.where(Z > 0, 1.0, LEAKY_SLOPE).astype(Z.dtype)
+    return namespace(Z).where(Z > 0, 1.0, LEAKY_SLOPE).astype(Z.dtype)
 
 
 def softplus(Z: Array) -> Array:
@@ -100,7 +106,8 @@ def softplus(Z: Array) -> Array:
     positive, so nothing overflows, and ``log1p`` keeps accuracy when
     ``exp(-|Z|)`` is tiny.
     """
-    return np.maximum(Z, 0.0) + np.log1p(np.exp(-np.abs(Z)))
+    xp = namespace(Z)
+    return xp.maximum(Z, 0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
 
 
 def softplus_derivative(Z: Array, A: Array) -> Array:

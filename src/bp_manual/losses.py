@@ -28,6 +28,8 @@ activation ``g`` whose derivative cancels against the loss's derivative (the
   input validation refuses rows that do not).
 
 So :func:`output_delta` is written once and shared by all three losses.
+Like the activations, every function here runs on NumPy and ``jax.numpy``
+arrays alike (:mod:`bp_manual.namespace`).
 Losses are evaluated from the logits ``Z``, never from ``log(Y_hat)``, so they
 stay finite when ``Y_hat`` underflows to 0 or rounds to 1.
 """
@@ -41,6 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bp_manual.activations import identity, sigmoid, softplus
+from bp_manual.namespace import namespace
 
 Array = NDArray[np.floating]
 
@@ -53,7 +56,7 @@ def softmax(Z: Array) -> Array:
     ``exp(0) = 1``, so the denominator is ``>= 1``.
     Shape: ``(N, n) -> (N, n)``, same dtype.
     """
-    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    E = namespace(Z).exp(Z - Z.max(axis=1, keepdims=True))
     return E / E.sum(axis=1, keepdims=True)
 
 
@@ -63,8 +66,9 @@ def log_softmax(Z: Array) -> Array:
     Finite for finite ``Z`` even where ``softmax(Z)`` underflows to 0.
     Shape: ``(N, n) -> (N, n)``, same dtype.
     """
+    xp = namespace(Z)
     shifted = Z - Z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def output_delta(Y_hat: Array, Y: Array) -> Array:
@@ -83,7 +87,7 @@ def mse(Z: Array, Y: Array) -> np.floating:
     Shapes: ``Z (N, n)``, ``Y (N, n)`` -> scalar of ``Z``'s dtype.
     """
     E = Z - Y
-    return 0.5 * np.sum(E * E) / Z.shape[0]
+    return 0.5 * (E * E).sum() / Z.shape[0]
 
 
 def cross_entropy(Z: Array, Y: Array) -> np.floating:
@@ -92,7 +96,7 @@ def cross_entropy(Z: Array, Y: Array) -> np.floating:
     With one-hot ``Y`` this is ``-(1/N) sum_i log softmax(Z_i)[label_i]``.
     Shapes: ``Z (N, n)``, ``Y (N, n)`` -> scalar of ``Z``'s dtype.
     """
-    return -np.sum(Y * log_softmax(Z)) / Z.shape[0]
+    return -(Y * log_softmax(Z)).sum() / Z.shape[0]
 
 
 def binary_cross_entropy(Z: Array, Y: Array) -> np.floating:
@@ -106,7 +110,7 @@ def binary_cross_entropy(Z: Array, Y: Array) -> np.floating:
     Shapes: ``Z (N, n)``, ``Y (N, n)`` with ``0 <= Y <= 1`` -> scalar of ``Z``'s dtype.
     """
     terms = Y * softplus(-Z) + (1.0 - Y) * softplus(Z)
-    return np.sum(terms) / Z.shape[0]
+    return terms.sum() / Z.shape[0]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,10 @@ Layer ``l = 1..L`` of the derivation is ``params[l - 1]`` in code.
 
 What it is not for: input conversion (:mod:`bp_manual.validation`) and
 updates (:mod:`bp_manual.optim`). The kernels are pure: they never modify
-``params``, ``X``, ``Y`` or a cache, so they can run on other array libraries.
+``params``, ``X``, ``Y`` or a cache, and they use only operators and the
+array namespace of their inputs (:mod:`bp_manual.namespace`), so they run
+unchanged on ``jax.numpy`` arrays: ``jax.jit(loss_and_grads, static_argnums=0)``
+compiles this hand derivation with XLA.
 """
 
 from __future__ import annotations
@@ -172,8 +175,7 @@ def _loss_grads_and_deltas(
 
 
 def _loss_from_cache(spec: NetworkSpec, cache: Cache, Y: Array) -> np.floating:
-    Z_L = cache[-1].Z
-    return Z_L.dtype.type(LOSSES[spec.loss].value(Z_L, Y))
+    return LOSSES[spec.loss].value(cache[-1].Z, Y)
 
 
 def loss(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> np.floating:

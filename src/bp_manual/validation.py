@@ -18,6 +18,12 @@ Conventions (the same on both sides):
 - ``cross_entropy`` targets are rows of non-negative numbers summing to 1
   (one-hot or probabilities); ``binary_cross_entropy`` targets lie in [0, 1].
 - ``X``, ``Y`` and every params array must be finite (NaN or inf is refused).
+
+Arrays of another array-API library (JAX arrays, and JAX tracers under
+``jax.jit``) get the shape and dtype checks, which need no values, and are
+converted with their own ``astype``; the checks on values (finiteness, label
+and target ranges) run on NumPy inputs only, since a traced array has no
+values to check.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bp_manual.initializers import DTYPES, ParamsLike
+from bp_manual.namespace import is_numpy, namespace
 from bp_manual.spec import NetworkSpec
 
 Array = NDArray[np.floating]
@@ -69,7 +76,7 @@ def check_params(spec: NetworkSpec, params: object, name: str = "params") -> np.
             if tuple(arr.shape) != shape:
                 raise ValueError(f"{where}[{key!r}] has shape {tuple(arr.shape)}, expected {shape}")
             dtypes.add(np.dtype(arr.dtype))
-            if np.dtype(arr.dtype).kind == "f":
+            if np.dtype(arr.dtype).kind == "f" and is_numpy(arr):
                 _finite(f"{where}[{key!r}]", np.asarray(arr))
     if len(dtypes) != 1:
         raise TypeError(f"{name} mix dtypes {sorted(str(d) for d in dtypes)}; use one of float32, float64")
@@ -80,6 +87,11 @@ def check_params(spec: NetworkSpec, params: object, name: str = "params") -> np.
 
 
 def _numeric(name: str, value: object) -> NDArray[Any]:
+    if not is_numpy(value):  # an array-API array (e.g. JAX): keep it in its own library
+        arr: Any = value
+        if np.dtype(arr.dtype).kind not in "biuf":
+            raise TypeError(f"{name} must be numeric (bool, int or float), got dtype {arr.dtype}")
+        return arr
     try:
         arr = np.asarray(value)
     except ValueError as exc:  # ragged nested lists
@@ -118,7 +130,8 @@ def as_inputs(spec: NetworkSpec, X: object, dtype: np.dtype[np.floating]) -> Arr
     if arr.shape[0] == 0:
         raise ValueError("X has 0 samples; at least 1 is needed")
     out = arr.astype(dtype, copy=False)
-    _finite("X", out)
+    if is_numpy(out):
+        _finite("X", out)
     return out
 
 
@@ -133,11 +146,10 @@ def as_targets(spec: NetworkSpec, Y: object, n_samples: int, dtype: np.dtype[np.
         labels = arr.reshape(-1)
         if labels.shape[0] != n_samples:
             raise ValueError(f"Y has {labels.shape[0]} labels for {n_samples} samples of X")
-        if labels.min() < 0 or labels.max() >= n_out:
+        if is_numpy(labels) and (labels.min() < 0 or labels.max() >= n_out):
             raise ValueError(f"Y labels must lie in [0, {n_out}), got min {labels.min()}, max {labels.max()}")
-        one_hot = np.zeros((n_samples, n_out), dtype=dtype)
-        one_hot[np.arange(n_samples), labels] = 1
-        return one_hot
+        xp = namespace(labels)
+        return (labels.reshape(-1, 1) == xp.arange(n_out)).astype(dtype)  # one-hot rows
     if spec.loss == "cross_entropy" and arr.ndim <= 1 and not (arr.ndim == 1 and n_samples == 1 and arr.size == n_out):
         raise TypeError(
             f"Y for cross_entropy: class labels must have an integer dtype, got {arr.dtype}; "
@@ -154,6 +166,8 @@ def as_targets(spec: NetworkSpec, Y: object, n_samples: int, dtype: np.dtype[np.
     if arr.shape[1] != n_out:
         raise ValueError(f"Y has {arr.shape[1]} columns, spec expects n_out = {n_out}")
     out = arr.astype(dtype, copy=False)
+    if not is_numpy(out):
+        return out
     _finite("Y", out)
     if spec.loss == "cross_entropy":
         row_sums = out.sum(axis=1, dtype=np.float64)

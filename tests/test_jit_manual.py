@@ -1,0 +1,56 @@
+"""The hand derivation runs unchanged on ``jax.numpy`` arrays, under ``jax.jit``.
+
+``bp_manual``'s kernels use the array namespace of their inputs, so
+``jax.jit(bp_manual.loss_grads_and_deltas, static_argnums=0)`` traces the same
+Python code into XLA. Its results must equal ``jax.value_and_grad``'s
+(``bp_autodiff``) within the tolerances of ``tolerances.py``: XLA may fuse and
+reorder the hand-derived arithmetic, which the rounding model there covers.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bp_autodiff
+import bp_manual
+from strategies import Problem, examples, problems
+from tolerances import close, gradient_rtol, record
+
+_manual_jit = jax.jit(bp_manual.loss_grads_and_deltas, static_argnums=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@settings(max_examples=examples(0.25))
+@given(data=st.data())
+def test_jitted_manual_gradients_equal_jax(dtype: type, data: st.DataObject) -> None:
+    problem: Problem = data.draw(problems(dtypes=(dtype,)))
+    with jax.enable_x64(True):
+        params = jax.tree.map(jnp.asarray, problem.params)
+        loss, grads, deltas = _manual_jit(problem.spec, params, jnp.asarray(problem.X), jnp.asarray(problem.Y))
+        assert isinstance(grads[0]["W"], jax.Array) and grads[0]["W"].dtype == np.dtype(dtype)
+    loss_j, grads_j, deltas_j = bp_autodiff.loss_grads_and_deltas(problem.spec, problem.params, problem.X, problem.Y)
+    rtol = gradient_rtol(problem.spec.sizes, problem.X.shape[0], dtype)
+    pairs = [("loss", np.array([loss]), np.array([loss_j]))]
+    for l, (g, r) in enumerate(zip(grads, grads_j, strict=True), start=1):
+        pairs += [(f"{k}{l}", np.asarray(g[k]), r[k]) for k in r]
+    pairs += [(f"delta{l}", np.asarray(d), r) for l, (d, r) in enumerate(zip(deltas, deltas_j, strict=True), 1)]
+    for name, value, ref in pairs:
+        ok, rel, fraction = close(value, ref, rtol)
+        record(f"jitted manual {np.dtype(dtype).name}", rel, fraction, f"{name}: {problem.describe()}")
+        assert ok, f"{name}: rel error {rel:.2e} ({fraction:.2f} x tol) for {problem.describe()}"
+
+
+def test_jit_does_not_change_the_numpy_path() -> None:
+    """After tracing, the NumPy path still returns NumPy arrays and scalars."""
+    spec = bp_manual.NetworkSpec((3, 4, 2), hidden="tanh")
+    params = bp_manual.init_params(spec, seed=0)
+    X, Y = np.ones((2, 3)), np.zeros((2, 2))
+    with jax.enable_x64(True):
+        _manual_jit(spec, jax.tree.map(jnp.asarray, params), jnp.asarray(X), jnp.asarray(Y))
+    loss, grads = bp_manual.loss_and_grads(spec, params, X, Y)
+    assert type(loss) is np.float64 and type(grads[0]["W"]) is np.ndarray
