@@ -59,10 +59,12 @@ def specs(
 
 
 def make_targets(spec: NetworkSpec, rng: np.random.Generator, n: int, form: str) -> np.ndarray:
-    """Targets for ``spec.loss``: regression values, labels or one-hot, [0, 1] values."""
+    """Targets for ``spec.loss``: regression values; labels, one-hot or probability rows; [0, 1] values."""
     if spec.loss == "mse":
         return rng.normal(0.0, 1.0, (n, spec.n_out))
     if spec.loss == "cross_entropy":
+        if form == "soft":  # probability rows: the case where (Y_hat - Y)/N needs rows summing to 1
+            return rng.dirichlet(np.ones(spec.n_out), n)
         labels = rng.integers(0, spec.n_out, n)
         return labels if form == "labels" else np.eye(spec.n_out)[labels]
     if form == "hard":

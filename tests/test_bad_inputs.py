@@ -140,7 +140,7 @@ def bad_calls(draw: st.DrawFn) -> BadCall:
     problem: Problem = draw(problems(max_layers=3, max_width=6, max_batch=5))
     spec, params, X, Y = problem.spec, problem.params, problem.X, problem.Y
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    target = draw(st.sampled_from(["X", "Y", "params", "lr", "bpnetwork"]))
+    target = draw(st.sampled_from(["X", "Y", "params", "lr", "update", "bpnetwork"]))
     entry = draw(st.sampled_from(sorted(FUNCTIONS) + sorted(METHODS)))
     error: type[Exception]
 
@@ -159,9 +159,52 @@ def bad_calls(draw: st.DrawFn) -> BadCall:
         name = draw(st.sampled_from(sorted(calls)))
         return BadCall(f"{name}(lr={lr!r})", calls[name], error, "lr", [params, grads, mlp, X, Y])
 
+    if target == "update":
+        _, grads = bp_manual.loss_and_grads(spec, params, X, Y)
+        kind = draw(
+            st.sampled_from(["params_nan", "params_none", "params_str", "grads_dtype", "grads_str", "grads_nan"])
+        )
+        step = draw(st.sampled_from([bp_manual.sgd_step, bp_autodiff.sgd_step]))
+        bad_p: Any = params
+        bad_g: Any = grads
+        if kind == "params_nan":
+            bad_p, error = spoil_params("nan", params, rng)
+        elif kind == "params_none":
+            bad_p, error = None, TypeError
+        elif kind == "params_str":
+            bad_p, error = "abc", TypeError
+        elif kind == "grads_dtype":
+            other = np.float32 if params[0]["W"].dtype == np.float64 else np.float64
+            bad_g, error = [{k: v.astype(other) for k, v in layer.items()} for layer in grads], TypeError
+        elif kind == "grads_str":
+            bad_g, error = [{k: np.full(v.shape, "x") for k, v in layer.items()} for layer in grads], TypeError
+        else:
+            bad_g, error = spoil_params("nan", grads, rng)
+        names = "params" if kind.startswith("params") else "grads"
+        what = f"{step.__module__}.sgd_step with {kind}"
+        return BadCall(what, lambda: step(bad_p, bad_g, 0.1), error, names, [params, grads])
+
     if target == "bpnetwork":
         net = BPNetwork(3, 4, 2, 0.1, seed=0)
-        kind = draw(st.sampled_from(["inputs", "targets", "weights", "weights_nan", "lr", "sizes"]))
+        kind = draw(
+            st.sampled_from(["inputs", "targets", "weights", "weights_nan", "weights_range", "lr", "sizes", "run"])
+        )
+        if kind == "run":
+            bad_inputs: list[tuple[Any, type[Exception]]] = [
+                ([1.0, 2.0], ValueError),
+                ([[1.0, 2.0, 3.0], [1.0]], ValueError),
+                (["a", "b", "c"], TypeError),
+                ([1.0, np.nan, 2.0], ValueError),
+            ]
+            bad_x, error = draw(st.sampled_from(bad_inputs))
+            return BadCall(f"BPNetwork.run({bad_x!r})", lambda: net.run(bad_x), error, "inputs_org", [net])
+        if kind == "weights_range":
+            net32 = BPNetwork(3, 4, 2, 0.1, seed=0, dtype=np.float32)
+
+            def set_huge() -> None:
+                net32.w_in2hid = np.full((4, 3), 1e300)
+
+            return BadCall("BPNetwork(float32).w_in2hid = 1e300", set_huge, ValueError, "w_in2hid", [net32])
         if kind == "inputs":
             return BadCall(
                 "BPNetwork.train(inputs)", lambda: net.train([1, 2], [0, 0]), ValueError, "inputs_org", [net]
@@ -182,7 +225,7 @@ def bad_calls(draw: st.DrawFn) -> BadCall:
 
             return BadCall("BPNetwork.w_in2hid = NaN", set_nan, ValueError, "w_in2hid", [net])
         if kind == "lr":
-            return BadCall("BPNetwork(lr=-1)", lambda: BPNetwork(3, 4, 2, -1.0), ValueError, "lr", [net])
+            return BadCall("BPNetwork(lr=-1)", lambda: BPNetwork(3, 4, 2, -1.0), ValueError, "learning_rate", [net])
         return BadCall("BPNetwork(sizes)", lambda: BPNetwork(3, 0, 2, 0.1), ValueError, "sizes", [net])
 
     kind = draw(st.sampled_from({"X": KINDS_X, "Y": KINDS_Y, "params": KINDS_PARAMS}[target]))
@@ -221,7 +264,7 @@ def test_bad_input_is_refused_by_name_and_changes_nothing(bad: BadCall) -> None:
     before = copy.deepcopy(bad.guarded)
     with pytest.raises(bad.error) as info:
         bad.call()
-    assert bad.names in str(info.value), (bad.what, str(info.value))
+    assert str(info.value).startswith(bad.names), (bad.what, str(info.value))
     assert type(info.value) is bad.error, (bad.what, type(info.value))
     assert _same(before, bad.guarded), f"{bad.what} changed its inputs"
 

@@ -121,13 +121,13 @@ def test_seed_api_names_shapes_and_live_weights() -> None:
 def test_bad_inputs_are_refused_and_change_nothing() -> None:
     net = BPNetwork(4, 3, 2, 0.1, seed=0)
     before = [layer["W"].copy() for layer in net.mlp.params]
-    with pytest.raises(ValueError, match="inputs_org must be one sample of 4 values"):
+    with pytest.raises(ValueError, match="inputs_org has 3 features, spec expects n_in = 4"):
         net.train([1, 2, 3], [0, 0])
-    with pytest.raises(ValueError, match="groundtruth_org must be one sample of 2 values"):
+    with pytest.raises(ValueError, match="groundtruth_org has 3 values in 1-D; expected n_out = 2"):
         net.train([1, 2, 3, 4], [0, 0, 0])
     with pytest.raises(ValueError, match="w_in2hid must have shape"):
         net.w_in2hid = np.zeros((4, 3))
-    with pytest.raises(ValueError, match="lr must be finite and > 0"):
+    with pytest.raises(ValueError, match="learning_rate must be finite and > 0"):
         BPNetwork(4, 3, 2, 0.0)
     for a, b in zip(before, net.mlp.params, strict=True):
         np.testing.assert_array_equal(a, b["W"])

@@ -21,7 +21,7 @@ Statistical bounds. For ``n`` independent draws with mean 0 and variance
 (uniform). The test allows 6 standard deviations (a false alarm about once in
 5e8 draws). The shape of the distribution is checked with the Kolmogorov-Smirnov
 statistic ``D = max|F_n - F|`` against the stated distribution: ``P(sqrt(n) D > 3.3)``
-is at most ``2 exp(-2 * 3.3**2) = 7.6e-10`` under the hypothesis (Kolmogorov's
+is at most ``2 exp(-2 * 3.3**2) = 7.0e-10`` under the hypothesis (Kolmogorov's
 limit; the DKW inequality gives the same bound for every ``n``). The normal and
 the uniform of equal variance differ by ``max|F - G| = 0.057``, so with
 ``n = 400 * 400`` draws a sample read as the other distribution gives

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 
 import bp_autodiff
 import bp_manual
+from bp_autodiff.jitcache import bounded_jit
 from strategies import Problem, examples, problems
 from tolerances import close, gradient_rtol, record
 
-_manual_jit = jax.jit(bp_manual.loss_grads_and_deltas, static_argnums=0)
+_manual_jit = bounded_jit(bp_manual.loss_grads_and_deltas, static_argnums=(0,))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -54,3 +55,29 @@ def test_jit_does_not_change_the_numpy_path() -> None:
         _manual_jit(spec, jax.tree.map(jnp.asarray, params), jnp.asarray(X), jnp.asarray(Y))
     loss, grads = bp_manual.loss_and_grads(spec, params, X, Y)
     assert type(loss) is np.float64 and type(grads[0]["W"]) is np.ndarray
+
+
+def test_concrete_jax_arrays_get_the_value_checks() -> None:
+    spec = bp_manual.NetworkSpec((3, 2), output="softmax", loss="cross_entropy")
+    params = bp_manual.init_params(spec, seed=0)
+    with jax.enable_x64(True):
+        X_nan = jnp.array([[0.0, jnp.nan, 1.0]])
+        bad_labels = jnp.array([0, 5])
+        for module in (bp_manual, bp_autodiff):
+            with pytest.raises(ValueError, match=r"^X contains NaN or inf"):
+                module.loss_and_grads(spec, params, X_nan, jnp.array([0]))
+            with pytest.raises(ValueError, match=r"^Y labels must lie in \[0, 2\)"):
+                module.loss_and_grads(spec, params, jnp.ones((2, 3)), bad_labels)
+
+
+def test_float64_network_refuses_jax_arrays_demoted_to_float32() -> None:
+    """Outside 64-bit mode JAX cannot hold float64: bp_manual says so instead of
+    silently computing in float32; bp_autodiff (NumPy in, NumPy out) copies the
+    values to the host first and keeps float64."""
+    spec = bp_manual.NetworkSpec((3, 2))
+    params = bp_manual.init_params(spec, seed=0)
+    X, Y = jnp.ones((2, 3)), jnp.zeros((2, 2))  # float32: x64 is off here
+    with pytest.raises(TypeError, match=r"^X became float32 instead of float64"):
+        bp_manual.loss_and_grads(spec, params, X, Y)
+    loss, grads = bp_autodiff.loss_and_grads(spec, params, X, Y)
+    assert type(loss) is np.float64 and grads[0]["W"].dtype == np.float64

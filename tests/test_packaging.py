@@ -26,3 +26,15 @@ def test_bp_demo_runs_and_succeeds() -> None:
     assert "loss went down at every update: True" in result.stdout
     assert "gradients agree within 1e-09: True" in result.stdout
     assert "seed's run(): ValueError" in result.stdout
+
+
+def test_bp_demo_reports_divergence_without_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bp_autodiff.cli", "demo", "--lr", "1e200"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr
+    assert "training diverged" in result.stderr

@@ -108,7 +108,7 @@ def test_input_forms(module) -> None:
         (NetworkSpec((3, 2)), [[1, 2, 3], [1, 2]], np.ones((2, 2)), ValueError, "X is not a rectangular array"),
         (NetworkSpec((3, 2)), np.array([["a", "b", "c"]]), np.ones((1, 2)), TypeError, "X must be numeric"),
         (NetworkSpec((3, 2)), np.full((1, 3), np.nan), np.ones((1, 2)), ValueError, "X contains NaN or inf"),
-        (NetworkSpec((3, 2)), np.ones((2, 3)), np.ones((3, 2)), ValueError, "Y has 3 samples, X has 2"),
+        (NetworkSpec((3, 2)), np.ones((2, 3)), np.ones((3, 2)), ValueError, "Y has 3 samples for 2 input samples"),
         (NetworkSpec((3, 2)), np.ones((2, 3)), np.ones((2, 5)), ValueError, "Y has 5 columns, spec expects n_out = 2"),
         (NetworkSpec((3, 2)), np.ones((1, 3)), np.array([[np.inf, 0]]), ValueError, "Y contains NaN or inf"),
         (

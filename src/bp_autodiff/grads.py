@@ -15,12 +15,13 @@ is on, silently rounding float64 inputs. Every function here runs inside
 current thread only and restores the previous value on exit. So float64
 params give float64 results, float32 params stay float32, and a user's own
 JAX code outside these calls keeps whatever setting it had: nothing global is
-changed. Compiled functions are cached per (spec, shapes, dtype, x64 setting).
+changed. Compiled functions are cached per (spec, shapes, dtype, x64 setting),
+at most ``bp_autodiff.jitcache.MAX_COMPILED`` of them per function.
 """
 
 from __future__ import annotations
 
-from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,45 +29,50 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bp_autodiff import network
+from bp_autodiff.jitcache import bounded_jit
 from bp_manual.initializers import Params, ParamsLike
 from bp_manual.optim import check_update
 from bp_manual.spec import NetworkSpec
-from bp_manual.validation import check_grads, check_lr, prepare_batch
+from bp_manual.validation import check_update_args, prepare_batch
 
 Array = NDArray[np.floating]
 
 
-@partial(jax.jit, static_argnums=0)
-def _value_and_grad(spec: NetworkSpec, params: network.JParams, X: jax.Array, Y: jax.Array):  # type: ignore[no-untyped-def]
+def _value_and_grad_impl(spec: NetworkSpec, params: network.JParams, X: jax.Array, Y: jax.Array):  # type: ignore[no-untyped-def]
     return jax.value_and_grad(network.loss, argnums=1)(spec, params, X, Y)
+
+
+_value_and_grad = bounded_jit(_value_and_grad_impl, static_argnums=(0,))
 
 
 def _loss_with_probes(
     spec: NetworkSpec, params: network.JParams, probes: list[jax.Array], X: jax.Array, Y: jax.Array
 ) -> jax.Array:
     """The loss with ``Z_l + P_l`` in place of ``Z_l``; at ``P = 0`` ``dL/dP_l = dL/dZ_l``."""
-    f = network.HIDDEN[spec.hidden]
-    A = X
-    for l, (layer, P) in enumerate(zip(params, probes, strict=True), start=1):
-        Z = jnp.matmul(A, layer["W"].T)
-        if spec.bias:
-            Z = Z + layer["b"]
-        Z = Z + P
-        if l == spec.n_layers:
-            return network.loss_from_logits(spec, Z, Y)
-        A = f(Z)
-    raise AssertionError("a spec has at least one layer")
+    return network.loss_from_logits(spec, network.logits(spec, params, X, probes), Y)
 
 
-@partial(jax.jit, static_argnums=0)
-def _grads_and_deltas(spec: NetworkSpec, params: network.JParams, X: jax.Array, Y: jax.Array):  # type: ignore[no-untyped-def]
+def _grads_and_deltas_impl(spec: NetworkSpec, params: network.JParams, X: jax.Array, Y: jax.Array):  # type: ignore[no-untyped-def]
     probes = [jnp.zeros((X.shape[0], n), X.dtype) for n in spec.sizes[1:]]
     return jax.value_and_grad(_loss_with_probes, argnums=(1, 2))(spec, params, probes, X, Y)
 
 
+_grads_and_deltas = bounded_jit(_grads_and_deltas_impl, static_argnums=(0,))
+
+
 def _prepare(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> tuple[Params, Array, Array]:
+    # NumPy in, NumPy out: JAX arrays are brought to the host first, so their values are
+    # checked and a float64 computation cannot be demoted by JAX's default float32 mode.
+    X, Y = _host(X), _host(Y)
+    if isinstance(params, list | tuple):
+        params = [{k: _host(v) for k, v in layer.items()} if isinstance(layer, dict) else layer for layer in params]
     X_, Y_ = prepare_batch(spec, params, X, Y)
     return [{k: np.asarray(v) for k, v in layer.items()} for layer in params], X_, Y_
+
+
+def _host(value: Any) -> Any:
+    """A JAX array as a NumPy array; anything else unchanged."""
+    return np.asarray(value) if isinstance(value, jax.Array) else value
 
 
 def _to_numpy(tree: object) -> Params:
@@ -109,8 +115,7 @@ def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
     Like ``bp_manual.sgd_step``, it raises ``DivergedError`` rather than return
     non-finite params.
     """
-    lr = check_lr(lr)
-    check_grads(params, grads)
+    lr = check_update_args(params, grads, lr)
     with jax.enable_x64(True):
         new = _to_numpy(jax.tree.map(lambda p, g: jnp.asarray(p) - lr * jnp.asarray(g), params, grads))
     check_update(new, lr)

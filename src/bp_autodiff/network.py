@@ -14,16 +14,19 @@ All functions are traceable by ``jax.jit`` with ``spec`` static.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 
-from bp_manual.activations import LEAKY_SLOPE
 from bp_manual.spec import NetworkSpec
 
 JParams = list[dict[str, jax.Array]]
+
+#: Written here, not imported from ``bp_manual``, so a wrong slope there cannot
+#: hide by being shared; a test checks the two agree.
+LEAKY_SLOPE = 0.01
 
 #: Hidden activations, from JAX's library (not from ``bp_manual``).
 HIDDEN: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -42,14 +45,20 @@ OUTPUTS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
-def logits(spec: NetworkSpec, params: JParams, X: jax.Array) -> jax.Array:
-    """``Z_L``, the output layer's pre-activation: ``(N, n_in) -> (N, n_out)``."""
+def logits(spec: NetworkSpec, params: JParams, X: jax.Array, probes: Sequence[jax.Array] | None = None) -> jax.Array:
+    """``Z_L``, the output layer's pre-activation: ``(N, n_in) -> (N, n_out)``.
+
+    ``probes``, if given, are added to each ``Z_l`` (``(N, n_l)`` each, zeros
+    in use): differentiating with respect to them gives the deltas ``dL/dZ_l``.
+    """
     f = HIDDEN[spec.hidden]
     A = X
     for l, layer in enumerate(params, start=1):
         Z = jnp.matmul(A, layer["W"].T)
         if spec.bias:
             Z = Z + layer["b"]
+        if probes is not None:
+            Z = Z + probes[l - 1]
         if l == spec.n_layers:
             return Z
         A = f(Z)

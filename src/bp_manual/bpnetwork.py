@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from bp_manual.initializers import Initializer
 from bp_manual.mlp import MLP
-from bp_manual.validation import check_lr
+from bp_manual.validation import as_inputs, as_targets, as_weight, check_lr
 
 Array = NDArray[np.floating]
 
@@ -68,7 +68,7 @@ class BPNetwork:
         init: str | Initializer = "seed",
         dtype: type[np.floating] = np.float64,
     ) -> None:
-        lr = check_lr(learning_rate)
+        lr = check_lr(learning_rate, name="learning_rate")
         self._mlp = MLP(
             (input_nodes, hidden_nodes, output_nodes),
             hidden="sigmoid",
@@ -96,16 +96,10 @@ class BPNetwork:
         return self._mlp.params[layer]["W"]
 
     def _set(self, layer: int, name: str, value: object) -> None:
-        W = np.asarray(value)
         old = self._get(layer)
-        if W.shape != old.shape:
-            raise ValueError(f"{name} must have shape {old.shape}, got {W.shape}")
-        if W.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be numeric, got dtype {W.dtype}")
-        if not np.all(np.isfinite(W)):
-            raise ValueError(f"{name} contains NaN or inf")
+        W = as_weight(name, value, old.shape, old.dtype)  # a checked copy: the caller's array stays theirs
         params = list(self._mlp.params)
-        params[layer] = {"W": W.astype(old.dtype)}  # a copy: the caller's array stays theirs
+        params[layer] = {"W": W}
         self._mlp.params = params
 
     @property
@@ -126,13 +120,11 @@ class BPNetwork:
     def w_hid2out(self, value: object) -> None:
         self._set(1, "w_hid2out", value)
 
-    def _one_sample(self, value: object, width: int, name: str) -> Array:
-        arr = np.asarray(value)
-        if arr.size != width or arr.ndim > 2 or (arr.ndim == 2 and arr.shape[0] != 1):
-            raise ValueError(
-                f"{name} must be one sample of {width} values (a list, (n,) or (1, n)), got shape {arr.shape}"
-            )
-        return arr.reshape(1, width)
+    def _one_sample(self, value: object, name: str) -> Array:
+        X = as_inputs(self._mlp.spec, value, self.w_in2hid.dtype, name=name)
+        if X.shape[0] != 1:
+            raise ValueError(f"{name} must be one sample (a list, (n,) or (1, n)), got {X.shape[0]} samples")
+        return X
 
     def train(self, inputs_org: object, groundtruth_org: object) -> float:
         """One gradient-descent update on one sample; returns the loss before it.
@@ -145,8 +137,8 @@ class BPNetwork:
             ``0.5 * ||out - target||**2`` before the update, as a float (the
             seed returned nothing).
         """
-        X = self._one_sample(inputs_org, self.input_nodes, "inputs_org")
-        Y = self._one_sample(groundtruth_org, self.output_nodes, "groundtruth_org")
+        X = self._one_sample(inputs_org, "inputs_org")
+        Y = as_targets(self._mlp.spec, groundtruth_org, 1, self.w_in2hid.dtype, name="groundtruth_org")
         return float(self._mlp.step(X, Y, self.learning_rate))
 
     def run(self, inputs_org: object) -> Array:
@@ -155,4 +147,5 @@ class BPNetwork:
         ``inputs_org`` is one sample (a list, ``(n,)`` or ``(1, n)``), or a batch
         ``(N, input_nodes)``, which gives one column per sample, ``(output_nodes, N)``.
         """
-        return self._mlp.predict(inputs_org).T
+        X = as_inputs(self._mlp.spec, inputs_org, self.w_in2hid.dtype, name="inputs_org")
+        return self._mlp.predict(X).T

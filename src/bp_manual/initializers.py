@@ -227,6 +227,8 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
 
 def as_dtype(dtype: DTypeLike) -> np.dtype[np.floating]:
     """``np.float32`` or ``np.float64`` (any spelling NumPy accepts), else ``ValueError``."""
+    if dtype is None:
+        raise TypeError("dtype must be float32 or float64, got None")
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:

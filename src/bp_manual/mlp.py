@@ -17,7 +17,7 @@ from bp_manual import network, train
 from bp_manual.initializers import Initializer, Params, ParamsLike, init_params
 from bp_manual.optim import DivergedError
 from bp_manual.spec import NetworkSpec
-from bp_manual.validation import check_params
+from bp_manual.validation import check_params, check_spec
 
 Array = NDArray[np.floating]
 
@@ -58,7 +58,7 @@ class MLP:
     @classmethod
     def from_params(cls, spec: NetworkSpec, params: ParamsLike) -> MLP:
         """An ``MLP`` around existing ``params`` (checked against ``spec``, not copied)."""
-        check_params(spec, params)
+        check_params(check_spec(spec), params)
         self = cls.__new__(cls)
         self.spec, self.params = spec, [dict(layer) for layer in params]
         self.steps = 0

@@ -118,6 +118,11 @@ def backward(spec: NetworkSpec, params: ParamsLike, cache: Cache, Y: Array) -> t
     f_prime = HIDDEN[spec.hidden].derivative
     L = spec.n_layers
     Y_hat = cache[-1].A
+    if tuple(Y.shape) != tuple(Y_hat.shape):  # a shape check: also valid while tracing under jax.jit
+        raise ValueError(
+            f"Y has shape {tuple(Y.shape)}, Y_hat has {tuple(Y_hat.shape)}: backward takes targets already "
+            "prepared by bp_manual.validation.as_targets (loss_and_grads does this for you)"
+        )
     delta = LOSSES[spec.loss].delta(Y_hat, Y)
     grads: Params = []
     deltas: list[Array] = []

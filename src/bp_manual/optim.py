@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from bp_manual.initializers import Params, ParamsLike
-from bp_manual.validation import check_grads, check_lr
+from bp_manual.validation import check_update_args
 
 
 class DivergedError(FloatingPointError):
@@ -71,11 +71,15 @@ def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
         float32). ``params`` and ``grads`` are left untouched.
 
     Raises:
-        TypeError / ValueError: a bad ``lr``, or ``grads`` not shaped like ``params``.
+        TypeError / ValueError: bad ``params`` (structure, dtype, NaN or inf),
+            ``grads`` not like ``params``, or a bad ``lr``; the message names it.
         DivergedError: the new params would hold NaN or inf.
     """
-    lr = check_lr(lr)
-    check_grads(params, grads)
+    return _sgd_update(params, grads, check_update_args(params, grads, lr))
+
+
+def _sgd_update(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
+    """``sgd_step`` on arguments already checked (the training loop's own gradients)."""
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_update
         new: Params = [{key: p[key] - lr * g[key] for key in p} for p, g in zip(params, grads, strict=True)]
     check_update(new, lr)

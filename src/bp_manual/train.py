@@ -18,14 +18,14 @@ from numpy.typing import NDArray
 
 from bp_manual.initializers import Params, ParamsLike, as_generator
 from bp_manual.network import _loss_grads_and_deltas
-from bp_manual.optim import DivergedError, sgd_step
+from bp_manual.optim import DivergedError, _sgd_update
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_lr, prepare_batch
 
 Array = NDArray[np.floating]
 
 #: ``callback(epoch, loss, params)`` after each epoch (``epoch`` counts from 1);
-#: returning ``True`` stops training after that epoch.
+#: a true return value stops training after that epoch (None continues).
 Callback = Callable[[int, float, Params], "bool | None"]
 
 
@@ -71,7 +71,7 @@ def _train_step(spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, lr: f
         loss, grads, _ = _loss_grads_and_deltas(spec, params, X, Y)
     if not np.isfinite(loss):
         raise DivergedError("the loss", lr)
-    return loss, sgd_step(params, grads, lr)
+    return loss, _sgd_update(params, grads, lr)
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -138,7 +138,7 @@ def fit(
                 return current, history
             total += float(loss) * len(idx)
         history.loss.append(total / n)
-        if callback is not None and callback(epoch, history.loss[-1], current) is True:
+        if callback is not None and callback(epoch, history.loss[-1], current):
             history.stopped_early, history.stop_reason = True, "callback"
             break
     return current, history
