@@ -5,6 +5,7 @@ subcommand lives in its own module with a ``register(subparsers)`` function
 that adds its parser and sets ``run(args, parser) -> exit status``:
 
 - ``bp demo`` (:mod:`bp_autodiff.demo`).
+- ``bp explain`` (:mod:`bp_autodiff.explain`).
 
 What it is not for: any computation.
 """
@@ -15,9 +16,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bp_autodiff import demo
+from bp_autodiff import demo, explain
 
-COMMANDS = (demo,)
+COMMANDS = (demo, explain)
 
 
 def build_parser() -> argparse.ArgumentParser:
