@@ -166,6 +166,10 @@ class Trace:
         }
 
 
+#: JAX's forward pass with every intermediate, compiled once per (spec, shapes, dtype).
+_layers = jax.jit(network.layers, static_argnums=0)
+
+
 def _head(a: Array) -> str:
     flat = a.ravel()
     text = " ".join(f"{v:+.5g}" for v in flat[:HEAD])
@@ -214,7 +218,7 @@ def trace(spec: bp_manual.NetworkSpec, batch: int = TRACE_BATCH, init: str = "xa
     loss_j, grads_j, deltas_j = bp_autodiff.loss_grads_and_deltas(spec, params, X, Y)
     with jax.enable_x64(True):
         jparams = [{k: jnp.asarray(v) for k, v in layer.items()} for layer in params]
-        layers_j = [(np.asarray(Z), np.asarray(A)) for Z, A in network.layers(spec, jparams, jnp.asarray(X))]
+        layers_j = [(np.asarray(Z), np.asarray(A)) for Z, A in _layers(spec, jparams, jnp.asarray(X))]
 
     L = spec.n_layers
     rows: list[TraceRow] = []
