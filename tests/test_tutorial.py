@@ -114,3 +114,16 @@ def test_bp_audit_reports_the_broken_line(tmp_path: Path) -> None:
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "activation_derivative" in run.stdout, run.stdout
+
+
+def test_the_readme_teaching_commands_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Teaching\n\n```bash\n(.*?)```", readme, flags=re.DOTALL)
+    assert block is not None
+    commands = [line.split("#")[0].split() for line in block.group(1).strip().splitlines()]
+    assert [c[:2] for c in commands] == [["bp", "explain"], ["bp", "explain"], ["bp", "init-stats"]]
+    for command in commands:
+        argv = [str(tmp_path / a) if a.endswith(".png") else a for a in command[1:]]
+        assert cli.main(argv) == 0, command
+    assert (tmp_path / "init.png").stat().st_size > 0
+    assert "agree within 1e-09: True" in capsys.readouterr().out

@@ -68,7 +68,10 @@ class LayerStats:
 
 @dataclass(frozen=True)
 class InitStats:
-    """One scheme's per-layer statistics; ``layers[l - 1]`` is hidden layer ``l``."""
+    """One scheme's per-layer statistics; ``layers[l - 1]`` is hidden layer ``l``.
+
+    ``seed`` is the integer seed used, or -1 when a ``numpy.random.Generator`` was passed.
+    """
 
     init: str
     activation: str
