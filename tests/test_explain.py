@@ -159,6 +159,20 @@ def test_trace_shows_a_broken_derivative() -> None:
     assert rows["delta2"].rel_diff > 1e-3
 
 
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"batch": 0}, ValueError, "batch"),
+        ({"batch": 2.5}, TypeError, "batch"),
+        ({"init": "xavier"}, ValueError, "unknown init"),
+        ({"seed": -1}, ValueError, "seed"),
+    ],
+)
+def test_trace_refuses_bad_arguments(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        trace(bp_manual.NetworkSpec((3, 2)), **kwargs)
+
+
 def test_cli_text_json_and_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["explain", "--sizes", "784,32,64", "--hidden", "sigmoid", "--output", "identity", "--loss", "mse"]
     assert cli.main(argv) == 0

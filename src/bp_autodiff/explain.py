@@ -205,8 +205,10 @@ def trace(spec: bp_manual.NetworkSpec, batch: int = TRACE_BATCH, init: str = "xa
     Raises:
         TypeError / ValueError: a bad ``spec``, ``batch``, ``init`` or ``seed``.
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+    if isinstance(batch, bool) or not isinstance(batch, int):
+        raise TypeError(f"batch must be an int, got {type(batch).__name__}")
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
     if not isinstance(init, str) or init not in INITIALIZERS:
         raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALIZERS)}")
     rng = bp_manual.initializers.as_generator(seed)

@@ -228,8 +228,11 @@ def plot(results: Sequence[InitStats], path: str | Path) -> Path:
     backend, so no screen is needed. Returns the path written.
 
     Raises:
+        ValueError: ``results`` is empty.
         ImportError: matplotlib is not installed (the message says how to get it).
     """
+    if not results:
+        raise ValueError("results is empty: nothing to plot")
     try:
         import matplotlib
 
