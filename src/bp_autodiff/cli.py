@@ -5,6 +5,8 @@ subcommand lives in its own module with a ``register(subparsers)`` function
 that adds its parser and sets ``run(args, parser) -> exit status``:
 
 - ``bp demo`` (:mod:`bp_autodiff.demo`).
+- ``bp explain`` (:mod:`bp_autodiff.explain`).
+- ``bp init-stats`` (:mod:`bp_manual.init_stats`, NumPy only).
 
 What it is not for: any computation.
 """
@@ -15,9 +17,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bp_autodiff import demo
+from bp_autodiff import demo, explain
+from bp_manual import init_stats
 
-COMMANDS = (demo,)
+COMMANDS = (demo, explain, init_stats)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -90,3 +90,21 @@ def loss_from_logits(spec: NetworkSpec, Z: jax.Array, Y: jax.Array) -> jax.Array
 def loss(spec: NetworkSpec, params: JParams, X: jax.Array, Y: jax.Array) -> jax.Array:
     """The batch-mean loss of the network on ``(X, Y)``, a scalar."""
     return loss_from_logits(spec, logits(spec, params, X), Y)
+
+
+def layers(spec: NetworkSpec, params: JParams, X: jax.Array) -> list[tuple[jax.Array, jax.Array]]:
+    """``[(Z_l, A_l) for l = 1..L]``, each ``(N, n_l)``: every intermediate of the forward pass.
+
+    For showing the JAX side next to ``bp_manual.forward``'s cache (``bp explain
+    --trace``); the gradients never go through this function.
+    """
+    f = HIDDEN[spec.hidden]
+    out = []
+    A = X
+    for l, layer in enumerate(params, start=1):
+        Z = jnp.matmul(A, layer["W"].T)
+        if spec.bias:
+            Z = Z + layer["b"]
+        A = OUTPUTS[spec.output](Z) if l == spec.n_layers else f(Z)
+        out.append((Z, A))
+    return out

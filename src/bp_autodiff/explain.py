@@ -1,0 +1,304 @@
+"""``bp explain``: the equations of one architecture with every shape, and a trace that runs them.
+
+What this module is for: teaching. Without ``--trace`` it prints the equations
+of :func:`bp_manual.explain.equations` (forward, loss, backward, gradients,
+update) with the concrete shape of every term. With ``--trace`` it also runs
+one step on seeded random data and prints every intermediate (``Z_l``, ``A_l``,
+``delta_l``, ``dW_l``, ``db_l`` and the loss) twice, side by side: from the
+hand derivation (``bp_manual.forward``'s cache and
+``bp_manual.loss_grads_and_deltas``) and from JAX
+(:func:`bp_autodiff.network.layers` and :func:`bp_autodiff.loss_grads_and_deltas`),
+with their largest difference. ``--json`` gives both as JSON.
+
+What it is not for: auditing someone else's backward pass (that is
+``bp audit``); the trace always runs ``bp_manual``. It runs in float64 only,
+where the two sides must agree to rounding error (``TRACE_RTOL``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpy.typing import NDArray
+
+import bp_autodiff
+import bp_manual
+from bp_autodiff import network
+from bp_manual.explain import equations, render, shape_text, to_dict
+from bp_manual.initializers import INITIALIZERS
+
+Array = NDArray[np.floating]
+
+#: The agreement bar in float64, the project's (``tests/tolerances.py`` derives
+#: it: the rounding-error bound for the networks tested is about 3e-13, and a
+#: wrong gradient misses it by orders of magnitude).
+TRACE_RTOL = 1e-9
+#: Batch size of a trace when ``--batch`` is not given.
+TRACE_BATCH = 4
+#: How many leading entries of each array the text shows.
+HEAD = 3
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One intermediate computed by both sides.
+
+    Attributes:
+        name: ``"Z1"``, ``"A1"``, ``"loss"``, ``"delta2"``, ``"dW1"``, ``"db1"``, ...
+        kind: ``"Z"``, ``"A"``, ``"loss"``, ``"delta"``, ``"dW"`` or ``"db"``.
+        layer: ``l`` (``None`` for the loss).
+        manual: the value from ``bp_manual`` (float64; the loss as a 0-d array).
+        jax: the value from JAX, same shape and dtype.
+    """
+
+    name: str
+    kind: str
+    layer: int | None
+    manual: Array
+    jax: Array
+
+    @property
+    def max_abs_diff(self) -> float:
+        """``max |manual - jax|`` over the array."""
+        return float(np.max(np.abs(self.manual - self.jax), initial=0.0))
+
+    @property
+    def rel_diff(self) -> float:
+        """``max |manual - jax| / max |jax|`` (0 when both are exactly 0, inf when only JAX's is)."""
+        scale = float(np.max(np.abs(self.jax), initial=0.0))
+        if scale == 0.0:
+            return 0.0 if self.max_abs_diff == 0.0 else float("inf")
+        return self.max_abs_diff / scale
+
+    @property
+    def ok(self) -> bool:
+        """Same shape, finite, and ``rel_diff <= TRACE_RTOL``."""
+        return (
+            self.manual.shape == self.jax.shape
+            and bool(np.all(np.isfinite(self.manual)) and np.all(np.isfinite(self.jax)))
+            and self.rel_diff <= TRACE_RTOL
+        )
+
+    def to_dict(self, full: bool = False) -> dict[str, Any]:
+        """JSON-ready; the arrays as nested lists only when ``full``."""
+        d: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "layer": self.layer,
+            "shape": list(self.manual.shape),
+            "max_abs_diff": self.max_abs_diff,
+            "rel_diff": self.rel_diff,
+            "ok": self.ok,
+            "manual_head": self.manual.ravel()[:HEAD].tolist(),
+            "jax_head": self.jax.ravel()[:HEAD].tolist(),
+        }
+        if full:
+            d["manual"] = self.manual.tolist()
+            d["jax"] = self.jax.tolist()
+        return d
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One step of ``spec`` on seeded random data, from both sides.
+
+    Attributes:
+        spec: the architecture; ``batch``, ``init``, ``seed``: how the data and
+            the params were drawn (``X ~ N(0, 1)``; ``Y ~ N(0, 1)`` for mse,
+            random labels for cross_entropy, ``U(0, 1)`` for binary_cross_entropy).
+        rows: forward (``Z_l``, ``A_l``), the loss, deltas (``L..1``), gradients
+            (``dW_l``, ``db_l``), in the order of the equations.
+    """
+
+    spec: bp_manual.NetworkSpec
+    batch: int
+    init: str
+    seed: int
+    rows: tuple[TraceRow, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Every row agrees within ``TRACE_RTOL``."""
+        return all(r.ok for r in self.rows)
+
+    @property
+    def worst(self) -> TraceRow:
+        """The row with the largest relative difference."""
+        return max(self.rows, key=lambda r: r.rel_diff)
+
+    def render(self) -> str:
+        """Side-by-side text table, one row per intermediate, and a verdict line."""
+        s = self.spec
+        lines = [
+            f"trace: one step on seeded random data (N = {self.batch}, init {self.init}, seed {self.seed}, "
+            f"float64), bp_manual vs JAX",
+            f"{'term':<8} {'shape':<12} {'bp_manual (first values)':<36} {'JAX (first values)':<36} "
+            f"{'max|diff|':>9} {'rel':>9}",
+        ]
+        for r in self.rows:
+            lines.append(
+                f"{r.name:<8} {shape_text(r.manual.shape):<12} {_head(r.manual):<36} {_head(r.jax):<36} "
+                f"{r.max_abs_diff:>9.1e} {r.rel_diff:>9.1e}"
+            )
+        w = self.worst
+        lines.append(
+            f"largest relative difference {w.rel_diff:.1e} ({w.name}); "
+            f"agree within {TRACE_RTOL:g}: {self.ok}  [{'-'.join(map(str, s.sizes))}, {s.hidden}, {s.output}+{s.loss}]"
+        )
+        return "\n".join(lines)
+
+    def to_dict(self, full: bool = False) -> dict[str, Any]:
+        """JSON-ready: settings, the tolerance, the verdict and every row."""
+        return {
+            "batch": self.batch,
+            "init": self.init,
+            "seed": self.seed,
+            "dtype": "float64",
+            "rtol": TRACE_RTOL,
+            "ok": self.ok,
+            "rows": [r.to_dict(full) for r in self.rows],
+        }
+
+
+#: JAX's forward pass with every intermediate, compiled once per (spec, shapes, dtype).
+_layers = jax.jit(network.layers, static_argnums=0)
+
+
+def _head(a: Array) -> str:
+    flat = a.ravel()
+    text = " ".join(f"{v:+.5g}" for v in flat[:HEAD])
+    return text + (" ..." if flat.size > HEAD else "")
+
+
+def _data(spec: bp_manual.NetworkSpec, batch: int, rng: np.random.Generator) -> tuple[Array, Array]:
+    X = rng.normal(0.0, 1.0, (batch, spec.n_in))
+    if spec.loss == "cross_entropy":
+        Y = np.eye(spec.n_out)[rng.integers(0, spec.n_out, batch)]
+    elif spec.loss == "binary_cross_entropy":
+        Y = rng.uniform(0.0, 1.0, (batch, spec.n_out))
+    else:
+        Y = rng.normal(0.0, 1.0, (batch, spec.n_out))
+    return X, Y
+
+
+def trace(spec: bp_manual.NetworkSpec, batch: int = TRACE_BATCH, init: str = "xavier_normal", seed: int = 0) -> Trace:
+    """Run one step of ``spec`` on seeded random data with both sides, in float64.
+
+    Args:
+        spec: the architecture.
+        batch: ``N >= 1``, the number of samples.
+        init: a name in ``bp_manual.INITIALIZERS`` (biases start at 0).
+        seed: a non-negative int; params, then ``X``, then ``Y`` are drawn from
+            ``numpy.random.default_rng(seed)``.
+
+    Returns:
+        A :class:`Trace` whose rows hold, for ``l = 1..L``, ``Z_l`` and ``A_l``
+        ``(N, n_l)``, the loss ``()``, ``delta_l`` ``(N, n_l)``, ``dW_l``
+        ``(n_l, n_{l-1})`` and ``db_l`` ``(n_l,)`` (with bias), all float64.
+
+    Raises:
+        TypeError / ValueError: a bad ``spec``, ``batch``, ``init`` or ``seed``.
+    """
+    if isinstance(batch, bool) or not isinstance(batch, int):
+        raise TypeError(f"batch must be an int, got {type(batch).__name__}")
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    if not isinstance(init, str) or init not in INITIALIZERS:
+        raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALIZERS)}")
+    rng = bp_manual.initializers.as_generator(seed)
+    params = bp_manual.init_params(spec, init, rng)
+    X, Y = _data(spec, batch, rng)
+
+    _, cache = bp_manual.forward(spec, params, X)
+    loss_m, grads_m, deltas_m = bp_manual.loss_grads_and_deltas(spec, params, X, Y)
+    loss_j, grads_j, deltas_j = bp_autodiff.loss_grads_and_deltas(spec, params, X, Y)
+    with jax.enable_x64(True):
+        jparams = [{k: jnp.asarray(v) for k, v in layer.items()} for layer in params]
+        layers_j = [(np.asarray(Z), np.asarray(A)) for Z, A in _layers(spec, jparams, jnp.asarray(X))]
+
+    L = spec.n_layers
+    rows: list[TraceRow] = []
+    for l in range(1, L + 1):
+        rows.append(TraceRow(f"Z{l}", "Z", l, cache[l - 1].Z, layers_j[l - 1][0]))
+        rows.append(TraceRow(f"A{l}", "A", l, cache[l - 1].A, layers_j[l - 1][1]))
+    rows.append(TraceRow("loss", "loss", None, np.asarray(loss_m), np.asarray(loss_j)))
+    for l in range(L, 0, -1):
+        rows.append(TraceRow(f"delta{l}", "delta", l, deltas_m[l - 1], deltas_j[l - 1]))
+    for l in range(1, L + 1):
+        rows.append(TraceRow(f"dW{l}", "dW", l, grads_m[l - 1]["W"], grads_j[l - 1]["W"]))
+        if spec.bias:
+            rows.append(TraceRow(f"db{l}", "db", l, grads_m[l - 1]["b"], grads_j[l - 1]["b"]))
+    return Trace(spec, batch, init, int(seed), tuple(rows))
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"784,32,64"`` -> ``(784, 32, 64)``; ``ValueError`` naming ``--sizes`` otherwise."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"--sizes must be comma-separated integers like 784,32,64, got {text!r}") from None
+    return sizes
+
+
+def add_spec_arguments(p: argparse.ArgumentParser) -> None:
+    """``--sizes``, ``--hidden``, ``--output``, ``--loss``, ``--bias/--no-bias``."""
+    p.add_argument("--sizes", required=True, help="layer widths n_0,n_1,...,n_L, e.g. 784,32,64")
+    p.add_argument("--hidden", default="sigmoid", help="hidden activation (default sigmoid)")
+    p.add_argument("--output", default="identity", help="output activation (default identity)")
+    p.add_argument("--loss", default="mse", help="loss (default mse)")
+    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True, help="biases (default on)")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``bp explain`` to the ``bp`` parser."""
+    p = sub.add_parser(
+        "explain",
+        help="the forward and backward equations of an architecture with every shape; --trace runs them",
+        description="Print the equations of one SGD step with the shape of every term. "
+        "--trace runs one step on seeded random data and shows bp_manual and JAX side by side.",
+    )
+    add_spec_arguments(p)
+    p.add_argument(
+        "--batch", type=int, default=None, help=f"batch size N (default: symbolic N; {TRACE_BATCH} for --trace)"
+    )
+    p.add_argument("--trace", action="store_true", help="run one step and compare every intermediate with JAX")
+    p.add_argument("--init", default="xavier_normal", help="init scheme for --trace (default xavier_normal)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for --trace (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--full", action="store_true", help="with --trace --json: include every array in full")
+    p.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        spec = bp_manual.NetworkSpec(
+            parse_sizes(args.sizes), hidden=args.hidden, output=args.output, loss=args.loss, bias=args.bias
+        )
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    if args.batch is not None and args.batch < 1:
+        parser.error("--batch must be >= 1")
+    if args.seed < 0:
+        parser.error("--seed must be >= 0")
+    if args.init not in INITIALIZERS:
+        parser.error(f"unknown --init {args.init!r}; expected one of {sorted(INITIALIZERS)}")
+    batch = args.batch if args.batch is not None or not args.trace else TRACE_BATCH
+    eqs = equations(spec, batch)
+    result = trace(spec, batch, args.init, args.seed) if args.trace else None
+    if args.json:
+        out: dict[str, Any] = to_dict(spec, eqs)
+        if result is not None:
+            out["trace"] = result.to_dict(args.full)
+        print(json.dumps(out, indent=1))
+    else:
+        print(render(spec, eqs))
+        if result is not None:
+            print()
+            print(result.render())
+    return 0 if result is None or result.ok else 1
