@@ -29,8 +29,8 @@ REQUIRED: list[tuple[str, str]] = [
     ("src/bp_manual/network.py", "Z = A_prev @ W.T"),
     ("src/bp_manual/network.py", "return Z if b is None else Z + b"),
     ("src/bp_manual/network.py", "A_next = output(Z) if l == spec.n_layers else hidden(Z)"),
-    ("src/bp_manual/losses.py", "return 0.5 * np.sum(E * E) / Z.shape[0]"),
-    ("src/bp_manual/losses.py", "return -np.sum(Y * log_softmax(Z)) / Z.shape[0]"),
+    ("src/bp_manual/losses.py", "return 0.5 * (E * E).sum() / Z.shape[0]"),
+    ("src/bp_manual/losses.py", "return -(Y * log_softmax(Z)).sum() / Z.shape[0]"),
     ("src/bp_manual/losses.py", "terms = Y * softplus(-Z) + (1.0 - Y) * softplus(Z)"),
     # output delta, recursion, derivatives, gradients
     ("src/bp_manual/losses.py", "return (Y_hat - Y) / Y_hat.shape[0]"),
@@ -42,15 +42,15 @@ REQUIRED: list[tuple[str, str]] = [
     ("src/bp_manual/network.py", "dW = delta.T @ cache[l - 1].A_prev"),
     ("src/bp_manual/network.py", 'grads.append({"W": dW, "b": delta.sum(axis=0)} if spec.bias else {"W": dW})'),
     # update and ordering
-    ("src/bp_manual/optim.py", "return [{key: p[key] - lr * g[key] for key in p}"),
-    ("src/bp_manual/mlp.py", "loss, grads = self.loss_and_grads(X, Y)"),
-    ("src/bp_manual/mlp.py", "self.params = sgd_step(self.params, grads, lr)"),
+    ("src/bp_manual/optim.py", "new: Params = [{key: p[key] - lr * g[key] for key in p}"),
+    ("src/bp_manual/train.py", "loss, grads, _ = _loss_grads_and_deltas(spec, params, X, Y)"),
+    ("src/bp_manual/train.py", "return loss, _sgd_update(params, grads, lr)"),
     # the seed's errors, published and corrected
     ("src/bp_manual/seed_published.py", "self.w_hid2out += out_error * hid_outs.T * self.lr"),
     ("src/bp_manual/seed_published.py", "self.w_in2hid += (inputs * hid_error * self.lr).T"),
     ("src/bp_manual/seed_published.py", "out_ints = np.dot(self.w_in2hid, hid_outs)"),
     ("src/bp_manual/seed_published.py", "rng.normal(0.0, self.hidden_nodes**-0.5"),
-    ("src/bp_manual/bpnetwork.py", "return self._mlp.predict(inputs_org).T"),
+    ("src/bp_manual/bpnetwork.py", "return self._mlp.predict(X).T"),
     ("src/bp_manual/initializers.py", 'variance_scaling(1.0, "fan_out", "normal"),'),
     ("src/bp_manual/initializers.py", 'variance_scaling(1.0, "fan_avg", "normal"),'),
     # the tests that check them
