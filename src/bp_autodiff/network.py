@@ -45,13 +45,18 @@ OUTPUTS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
-def logits(spec: NetworkSpec, params: JParams, X: jax.Array, probes: Sequence[jax.Array] | None = None) -> jax.Array:
-    """``Z_L``, the output layer's pre-activation: ``(N, n_in) -> (N, n_out)``.
+def layers(
+    spec: NetworkSpec, params: JParams, X: jax.Array, probes: Sequence[jax.Array] | None = None
+) -> list[tuple[jax.Array, jax.Array]]:
+    """``[(Z_l, A_l) for l = 1..L]``, each ``(N, n_l)``: the forward pass, the only loop over layers here.
 
     ``probes``, if given, are added to each ``Z_l`` (``(N, n_l)`` each, zeros
     in use): differentiating with respect to them gives the deltas ``dL/dZ_l``.
+    Unused outputs (e.g. ``A_L`` when only the logits are needed) are dropped
+    by XLA under ``jax.jit``.
     """
     f = HIDDEN[spec.hidden]
+    out = []
     A = X
     for l, layer in enumerate(params, start=1):
         Z = jnp.matmul(A, layer["W"].T)
@@ -59,15 +64,19 @@ def logits(spec: NetworkSpec, params: JParams, X: jax.Array, probes: Sequence[ja
             Z = Z + layer["b"]
         if probes is not None:
             Z = Z + probes[l - 1]
-        if l == spec.n_layers:
-            return Z
-        A = f(Z)
-    raise AssertionError("a spec has at least one layer")
+        A = OUTPUTS[spec.output](Z) if l == spec.n_layers else f(Z)
+        out.append((Z, A))
+    return out
+
+
+def logits(spec: NetworkSpec, params: JParams, X: jax.Array, probes: Sequence[jax.Array] | None = None) -> jax.Array:
+    """``Z_L``, the output layer's pre-activation: ``(N, n_in) -> (N, n_out)`` (``probes`` as for ``layers``)."""
+    return layers(spec, params, X, probes)[-1][0]
 
 
 def forward(spec: NetworkSpec, params: JParams, X: jax.Array) -> jax.Array:
     """``Y_hat = g(Z_L)``, ``(N, n_out)``."""
-    return OUTPUTS[spec.output](logits(spec, params, X))
+    return layers(spec, params, X)[-1][1]
 
 
 def loss_from_logits(spec: NetworkSpec, Z: jax.Array, Y: jax.Array) -> jax.Array:
@@ -90,21 +99,3 @@ def loss_from_logits(spec: NetworkSpec, Z: jax.Array, Y: jax.Array) -> jax.Array
 def loss(spec: NetworkSpec, params: JParams, X: jax.Array, Y: jax.Array) -> jax.Array:
     """The batch-mean loss of the network on ``(X, Y)``, a scalar."""
     return loss_from_logits(spec, logits(spec, params, X), Y)
-
-
-def layers(spec: NetworkSpec, params: JParams, X: jax.Array) -> list[tuple[jax.Array, jax.Array]]:
-    """``[(Z_l, A_l) for l = 1..L]``, each ``(N, n_l)``: every intermediate of the forward pass.
-
-    For showing the JAX side next to ``bp_manual.forward``'s cache (``bp explain
-    --trace``); the gradients never go through this function.
-    """
-    f = HIDDEN[spec.hidden]
-    out = []
-    A = X
-    for l, layer in enumerate(params, start=1):
-        Z = jnp.matmul(A, layer["W"].T)
-        if spec.bias:
-            Z = Z + layer["b"]
-        A = OUTPUTS[spec.output](Z) if l == spec.n_layers else f(Z)
-        out.append((Z, A))
-    return out
