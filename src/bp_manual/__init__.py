@@ -34,7 +34,7 @@ from bp_manual.network import (
     loss_grads_and_deltas,
     predict,
 )
-from bp_manual.optim import sgd_step
+from bp_manual.optim import OPTIMIZERS, Optimizer, adam, momentum, nesterov, sgd, sgd_step
 from bp_manual.spec import NetworkSpec
 from bp_manual.train import History, fit
 
@@ -43,13 +43,16 @@ __all__ = [
     "INITIALIZERS",
     "LOSSES",
     "MLP",
+    "OPTIMIZERS",
     "OUTPUTS",
     "VALID_PAIRS",
     "BPNetwork",
     "History",
     "NetworkSpec",
+    "Optimizer",
     "Params",
     "ParamsLike",
+    "adam",
     "backward",
     "fit",
     "forward",
@@ -57,8 +60,11 @@ __all__ = [
     "loss",
     "loss_and_grads",
     "loss_grads_and_deltas",
+    "momentum",
+    "nesterov",
     "normal",
     "predict",
+    "sgd",
     "sgd_step",
     "variance_scaling",
 ]

@@ -15,7 +15,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from bp_manual import network, train
 from bp_manual.initializers import Initializer, Params, ParamsLike, init_params
-from bp_manual.optim import sgd_step
+from bp_manual.optim import Optimizer, OptState, sgd_step
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_params
 
@@ -94,11 +94,16 @@ class MLP:
         *,
         epochs: int = 10,
         batch_size: int = 32,
-        lr: float = 0.1,
+        lr: float | None = None,
         seed: int | np.random.Generator | None = None,
         callback: train.Callback | None = None,
+        optimizer: Optimizer | None = None,
+        opt_state: OptState | None = None,
     ) -> train.History:
-        """Minibatch SGD; see :func:`bp_manual.train.fit`. Returns the per-epoch history."""
+        """Minibatch training (plain SGD, ``lr`` 0.1, unless an ``optimizer`` is given).
+
+        See :func:`bp_manual.train.fit`. Returns the per-epoch history.
+        """
         self.params, history = train.fit(
             self.spec,
             self.params,
@@ -109,5 +114,7 @@ class MLP:
             lr=lr,
             seed=seed,
             callback=callback,
+            optimizer=optimizer,
+            opt_state=opt_state,
         )
         return history

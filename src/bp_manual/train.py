@@ -17,7 +17,7 @@ import numpy as np
 
 from bp_manual.initializers import Params, ParamsLike, as_generator
 from bp_manual.network import _loss_grads_and_deltas
-from bp_manual.optim import sgd_step
+from bp_manual.optim import Optimizer, OptState, sgd
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_lr, prepare_batch
 
@@ -35,10 +35,13 @@ class History:
             each minibatch had just before its update, weighted by batch size
             (the Keras convention: no extra forward pass).
         stopped_early: True when the callback asked to stop.
+        opt_state: the optimiser's state after the last step; pass it back to
+            ``fit`` (``opt_state=``) to continue where training stopped.
     """
 
     loss: list[float] = field(default_factory=list)
     stopped_early: bool = False
+    opt_state: OptState | None = None
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -57,11 +60,13 @@ def fit(
     *,
     epochs: int = 10,
     batch_size: int = 32,
-    lr: float = 0.1,
+    lr: float | None = None,
     seed: int | np.random.Generator | None = None,
     callback: Callback | None = None,
+    optimizer: Optimizer | None = None,
+    opt_state: OptState | None = None,
 ) -> tuple[Params, History]:
-    """Minibatch SGD for ``epochs`` passes over ``(X, Y)``.
+    """Minibatch training for ``epochs`` passes over ``(X, Y)`` (plain SGD unless told otherwise).
 
     Each epoch draws a fresh permutation of the samples from its own Generator
     (``seed``) and steps through it in batches of ``batch_size`` (the last
@@ -71,9 +76,14 @@ def fit(
         spec, params: the network; ``params`` is not modified.
         X: ``(N, n_in)``; Y: ``(N, n_out)`` or labels (see :mod:`bp_manual.validation`).
         epochs, batch_size: positive integers.
-        lr: learning rate, finite and > 0.
+        lr: learning rate of plain SGD, finite and > 0 (default 0.1); give it
+            only without ``optimizer`` (an optimiser carries its own).
         seed: ``None``, an integer or a ``numpy.random.Generator`` for the shuffles.
         callback: see ``Callback``.
+        optimizer: an update rule from :mod:`bp_manual.optim` (default
+            ``sgd(lr)``: ``W <- W - lr * dW``, bit for bit ``sgd_step``).
+        opt_state: the state to start from (default ``optimizer.init(params)``),
+            e.g. ``history.opt_state`` of an earlier call.
 
     Returns:
         ``(new_params, history)``.
@@ -81,7 +91,13 @@ def fit(
     X_, Y_ = prepare_batch(spec, params, X, Y)
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
-    lr = check_lr(lr)
+    if optimizer is None:
+        optimizer = sgd(0.1 if lr is None else check_lr(lr))
+    elif not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a bp_manual.optim.Optimizer, got {type(optimizer).__name__}")
+    elif lr is not None:
+        raise TypeError("give lr either to fit or to the optimizer, not both")
+    state = optimizer.init(params) if opt_state is None else opt_state
     rng = as_generator(seed)
 
     history = History()
@@ -93,9 +109,10 @@ def fit(
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             loss, grads, _ = _loss_grads_and_deltas(spec, current, X_[idx], Y_[idx])
-            current = sgd_step(current, grads, lr)
+            current, state = optimizer.update(current, grads, state)
             total += float(loss) * len(idx)
         history.loss.append(total / n)
+        history.opt_state = state
         if callback is not None and callback(epoch, history.loss[-1], current) is True:
             history.stopped_early = True
             break
