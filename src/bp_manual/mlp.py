@@ -10,10 +10,14 @@ What it is not for: anything the pure functions cannot do.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from bp_manual import network, train
+from bp_manual import network, saving, train
 from bp_manual.initializers import Initializer, Params, ParamsLike, init_params
 from bp_manual.optim import Optimizer, OptState, sgd_step
 from bp_manual.spec import NetworkSpec
@@ -118,3 +122,13 @@ class MLP:
             opt_state=opt_state,
         )
         return history
+
+    def save(self, path: str | os.PathLike[str], *, meta: dict[str, Any] | None = None) -> Path:
+        """Write the spec and params to an ``.npz`` file, atomically; see :func:`bp_manual.saving.save`."""
+        return saving.save(path, self.spec, self.params, meta=meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MLP:
+        """An ``MLP`` from a file written by :meth:`save` (checked; see :func:`bp_manual.saving.load`)."""
+        saved = saving.load(path)
+        return cls.from_params(saved.spec, saved.params)
