@@ -207,6 +207,9 @@ def test_load_npz_refuses_bad_files(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"junk\.npz"):
         data.load_npz(tmp_path / "junk.npz")
     np.save(tmp_path / "one.npy", np.ones(3))
+    (tmp_path / "text.npz").write_text("1,2,3\n")
+    with pytest.raises(ValueError, match=r"text\.npz: not an \.npz archive \(it does not start with the zip signature"):
+        data.load_npz(tmp_path / "text.npz")
     with pytest.raises(ValueError, match=r"a single \.npy array"):
         data.load_npz(tmp_path / "one.npy")
     with pytest.raises(ValueError, match=r"none\.npz: no such file"):

@@ -4,7 +4,8 @@ What this module is for: parsing the command line and dispatching. Each
 subcommand lives in its own module with a ``register(subparsers)`` function
 that adds its parser and sets ``run(args, parser) -> exit status``:
 
-- ``bp demo`` (:mod:`bp_autodiff.demo`).
+- ``bp demo`` (:mod:`bp_autodiff.demo`);
+- ``bp train``, ``bp predict`` (:mod:`bp_autodiff.train_cli`).
 
 What it is not for: any computation.
 """
@@ -15,9 +16,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bp_autodiff import demo
+from bp_autodiff import demo, train_cli
 
-COMMANDS = (demo,)
+COMMANDS = (demo, train_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

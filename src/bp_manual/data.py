@@ -371,33 +371,8 @@ def load_csv(
             non-numeric cell, rows of different lengths, or fewer than 2 columns.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot be read as text ({exc})") from exc
-    rows: list[list[float]] = []
-    width = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        cells = [c.strip() for c in line.split(",")]
-        try:
-            values = [float(c) for c in cells]
-        except ValueError:
-            if not rows and number == 1:
-                continue  # a header
-            bad = next(c for c in cells if not _is_float(c))
-            raise ValueError(f"{path}: line {number}: {bad!r} is not a number") from None
-        if width is None:
-            width = len(values)
-        elif len(values) != width:
-            raise ValueError(f"{path}: line {number} has {len(values)} columns, the first data row {width}")
-        rows.append(values)
-    if not rows:
-        raise ValueError(f"{path}: no data rows")
-    assert width is not None
+    rows = read_csv_rows(path)
+    width = len(rows[0])
     if width < 2:
         raise ValueError(f"{path}: needs at least 2 columns (features and a target), found {width}")
     data = np.array(rows)
@@ -409,6 +384,40 @@ def load_csv(
     if task == "classification":
         y = y.astype(np.int64)
     return split(X, y, task=task, name=str(path), test_size=test_size, seed=seed)
+
+
+def read_csv_rows(path: str | os.PathLike[str]) -> list[list[float]]:
+    """The numeric rows of a CSV file, all of one length; a non-numeric first row is a header and skipped.
+
+    Raises:
+        ValueError: naming the file (and the line), for a missing or unreadable
+            file, a non-numeric cell, rows of different lengths, or no data rows.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot be read as text ({exc})") from exc
+    rows: list[list[float]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        try:
+            values = [float(c) for c in cells]
+        except ValueError:
+            if not rows and number == 1:
+                continue  # a header
+            bad = next(c for c in cells if not _is_float(c))
+            raise ValueError(f"{path}: line {number}: {bad!r} is not a number") from None
+        if rows and len(values) != len(rows[0]):
+            raise ValueError(f"{path}: line {number} has {len(values)} columns, the first data row {len(rows[0])}")
+        rows.append(values)
+    if not rows:
+        raise ValueError(f"{path}: no data rows")
+    return rows
 
 
 def _is_float(text: str) -> bool:
@@ -423,6 +432,10 @@ def read_npz(path: Path) -> dict[str, NDArray[Any]]:
     """Every array of an ``.npz`` archive, read with ``allow_pickle=False``; ``ValueError`` naming the file."""
     try:
         with path.open("rb") as fh:
+            head = fh.read(6)
+            if not head.startswith(b"PK") and head != b"\x93NUMPY":
+                raise ValueError(f"{path}: not an .npz archive (it does not start with the zip signature 'PK')")
+            fh.seek(0)
             loaded = np.load(fh, allow_pickle=False)
             if not isinstance(loaded, np.lib.npyio.NpzFile):
                 raise ValueError(f"{path}: a single .npy array, not an .npz archive of named arrays")

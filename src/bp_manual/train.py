@@ -14,12 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bp_manual.initializers import Params, ParamsLike, as_generator
 from bp_manual.network import _loss_grads_and_deltas
 from bp_manual.optim import Optimizer, OptState, sgd
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_lr, prepare_batch
+
+Array = NDArray[np.floating]
+
+#: ``grads_fn(spec, params, X_batch, Y_batch) -> (loss, grads)``: where the
+#: gradients come from (default: this package's hand derivation; pass
+#: ``bp_autodiff.loss_and_grads`` to train on JAX's gradients with the same loop).
+GradsFn = Callable[[NetworkSpec, Params, Array, Array], tuple[np.floating, Params]]
 
 #: ``callback(epoch, loss, params)`` after each epoch (``epoch`` counts from 1);
 #: returning ``True`` stops training after that epoch.
@@ -65,6 +73,7 @@ def fit(
     callback: Callback | None = None,
     optimizer: Optimizer | None = None,
     opt_state: OptState | None = None,
+    grads_fn: GradsFn | None = None,
 ) -> tuple[Params, History]:
     """Minibatch training for ``epochs`` passes over ``(X, Y)`` (plain SGD unless told otherwise).
 
@@ -84,6 +93,7 @@ def fit(
             ``sgd(lr)``: ``W <- W - lr * dW``, bit for bit ``sgd_step``).
         opt_state: the state to start from (default ``optimizer.init(params)``),
             e.g. ``history.opt_state`` of an earlier call.
+        grads_fn: see ``GradsFn`` (default: :mod:`bp_manual.network`'s).
 
     Returns:
         ``(new_params, history)``.
@@ -108,7 +118,10 @@ def fit(
         total = 0.0
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            loss, grads, _ = _loss_grads_and_deltas(spec, current, X_[idx], Y_[idx])
+            if grads_fn is None:
+                loss, grads, _ = _loss_grads_and_deltas(spec, current, X_[idx], Y_[idx])
+            else:
+                loss, grads = grads_fn(spec, current, X_[idx], Y_[idx])
             current, state = optimizer.update(current, grads, state)
             total += float(loss) * len(idx)
         history.loss.append(total / n)
