@@ -6,8 +6,8 @@ What this module is for: the command line over :mod:`bp_manual.data`,
 Progress goes to stderr, one line per epoch; the summary to stdout.
 
 - ``bp train``: with no arguments, a 64-64-10 ReLU network on scikit-learn's
-  digits (Adam, lr 3e-3, batches of 64, 30 epochs: the defaults the
-  estimators use, chosen in ``benchmarks/choose_defaults.py``).
+  digits (Xavier-uniform init, Adam, lr 3e-3, batches of 64, 30 epochs: the
+  defaults the estimators use, chosen in ``benchmarks/choose_defaults.py``).
 - ``bp predict --model model.npz --input FILE``: one prediction per row of a
   CSV (features only) or an ``.npz`` holding ``X``; labels for a classifier,
   values for a regressor, to stdout.
@@ -114,11 +114,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         opt = make_optimizer(args.optimizer, lr, **kwargs)
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
-    init = (
-        args.init
-        if args.init != "auto"
-        else ("he_normal" if args.hidden in ("relu", "leaky_relu") else "xavier_normal")
-    )
+    init = args.init
     rng = np.random.default_rng(args.seed)
     params = bp_manual.init_params(spec, init, seed=rng)
     metric_name = "accuracy" if classify else "R^2"
@@ -268,10 +264,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--sizes", help="layer widths n_in,hidden...,n_out (default n_in,64,n_out)")
     p.add_argument("--hidden", default="relu", choices=sorted(HIDDEN), help="hidden activation (default relu)")
     p.add_argument(
-        "--init",
-        default="auto",
-        choices=["auto", *sorted(INITIALIZERS)],
-        help="init scheme (default auto: he_normal for relu, xavier_normal otherwise)",
+        "--init", default="xavier_uniform", choices=sorted(INITIALIZERS), help="init scheme (default xavier_uniform)"
     )
     p.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="update rule (default adam)")
     p.add_argument("--lr", type=float, help="learning rate (default 3e-3 for adam, 0.1 otherwise)")
