@@ -182,9 +182,9 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for part, X, y, out in (("train", ds.X_train, ds.y_train, train_out), ("test", ds.X_test, ds.y_test, test_out)):
         loss = float(bp_manual.loss(spec, params, X, y))
         print(f"{part:6} {loss:>8.4f} {_metric(ds.task, out, y):>9.4f}")
-    print(
-        f"wall time {wall:.2f} s (training{', pre-training' if args.pretrain_epochs else ''} and per-epoch evaluation)"
-    )
+    parts = ["pre-training"] if args.pretrain_epochs else []
+    parts += ["training", "no per-epoch evaluation" if args.quiet else "per-epoch evaluation"]
+    print(f"wall time {wall:.3f} s ({', '.join(parts)})")
     if lockstep is not None:
         print(
             f"manual vs JAX in lockstep: largest parameter difference reached {lockstep.max_abs_diff[-1]:.3e} "
