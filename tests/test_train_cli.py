@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -111,3 +112,20 @@ def test_bad_files_give_a_message_and_status_2(tmp_path: Path, capsys) -> None:
     (tmp_path / "x.csv").write_text("1,2\n")
     assert main(["predict", "--model", str(model), "--input", str(tmp_path / "x.csv")]) == 2
     assert "the model takes 3 features per row, the file has shape (1, 2)" in capsys.readouterr().err
+
+
+def test_fit_on_jax_gradients_tracks_fit_on_manual_ones() -> None:
+    """``grads_fn=bp_autodiff.loss_and_grads`` (``--backend jax``) runs the same loop on JAX's
+    gradients: the params stay within the float64 bar of the manual run (same bound as above)."""
+    import bp_autodiff
+
+    d = data.load_diabetes()
+    spec = bp_manual.NetworkSpec((10, 6, 1), hidden="sigmoid")
+    params = bp_manual.init_params(spec, seed=1)
+    kwargs: dict[str, Any] = {"epochs": 2, "batch_size": 50, "optimizer": optim.adam(0.01), "seed": 3}
+    manual, h_m = bp_manual.fit(spec, params, d.X_train, d.y_train, **kwargs)
+    jax_side, h_j = bp_manual.fit(spec, params, d.X_train, d.y_train, grads_fn=bp_autodiff.loss_and_grads, **kwargs)
+    for a, b in zip(manual, jax_side, strict=True):
+        for key in a:
+            assert float(np.max(np.abs(a[key] - b[key]))) <= FLOAT64_RTOL * float(np.max(np.abs(a[key])))
+    np.testing.assert_allclose(h_j.loss, h_m.loss, rtol=FLOAT64_RTOL)
