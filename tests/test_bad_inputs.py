@@ -157,6 +157,8 @@ def bad_calls(draw: st.DrawFn) -> BadCall:
             "manual.fit": lambda: bp_manual.fit(spec, params, X, Y, epochs=1, lr=lr),
         }
         name = draw(st.sampled_from(sorted(calls)))
+        if lr is None and name.endswith("fit"):  # fit(lr=None) means the default optimiser's rate
+            lr, error = "0.1", TypeError
         return BadCall(f"{name}(lr={lr!r})", calls[name], error, "lr", [params, grads, mlp, X, Y])
 
     if target == "update":

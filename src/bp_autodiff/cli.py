@@ -7,6 +7,7 @@ that adds its parser and sets ``run(args, parser) -> exit status``:
 - ``bp demo`` (:mod:`bp_autodiff.demo`).
 - ``bp explain`` (:mod:`bp_autodiff.explain`).
 - ``bp init-stats`` (:mod:`bp_manual.init_stats`, NumPy only).
+- ``bp train``, ``bp predict`` (:mod:`bp_autodiff.train_cli`).
 
 What it is not for: any computation.
 """
@@ -17,10 +18,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bp_autodiff import demo, explain
+from bp_autodiff import demo, explain, train_cli
 from bp_manual import init_stats
 
-COMMANDS = (demo, explain, init_stats)
+COMMANDS = (demo, explain, init_stats, train_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,7 +34,7 @@ from bp_manual.network import (
     loss_grads_and_deltas,
     predict,
 )
-from bp_manual.optim import DivergedError, sgd_step
+from bp_manual.optim import OPTIMIZERS, DivergedError, Optimizer, adam, momentum, nesterov, sgd, sgd_step
 from bp_manual.spec import NetworkSpec
 from bp_manual.train import History, fit, train_step
 
@@ -43,14 +43,17 @@ __all__ = [
     "INITIALIZERS",
     "LOSSES",
     "MLP",
+    "OPTIMIZERS",
     "OUTPUTS",
     "VALID_PAIRS",
     "BPNetwork",
     "DivergedError",
     "History",
     "NetworkSpec",
+    "Optimizer",
     "Params",
     "ParamsLike",
+    "adam",
     "backward",
     "fit",
     "forward",
@@ -58,8 +61,11 @@ __all__ = [
     "loss",
     "loss_and_grads",
     "loss_grads_and_deltas",
+    "momentum",
+    "nesterov",
     "normal",
     "predict",
+    "sgd",
     "sgd_step",
     "train_step",
     "variance_scaling",

@@ -10,12 +10,16 @@ What it is not for: anything the pure functions cannot do.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from bp_manual import network, train
+from bp_manual import network, saving, train
 from bp_manual.initializers import Initializer, Params, ParamsLike, init_params
-from bp_manual.optim import DivergedError
+from bp_manual.optim import DivergedError, Optimizer, OptState
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_params, check_spec
 
@@ -105,11 +109,16 @@ class MLP:
         *,
         epochs: int = 10,
         batch_size: int = 32,
-        lr: float = 0.1,
+        lr: float | None = None,
         seed: int | np.random.Generator | None = None,
         callback: train.Callback | None = None,
+        optimizer: Optimizer | None = None,
+        opt_state: OptState | None = None,
     ) -> train.History:
-        """Minibatch SGD; see :func:`bp_manual.train.fit`. Returns the per-epoch history."""
+        """Minibatch training (plain SGD, ``lr`` 0.1, unless an ``optimizer`` is given).
+
+        See :func:`bp_manual.train.fit`. Returns the per-epoch history.
+        """
         self.params, history = train.fit(
             self.spec,
             self.params,
@@ -120,5 +129,17 @@ class MLP:
             lr=lr,
             seed=seed,
             callback=callback,
+            optimizer=optimizer,
+            opt_state=opt_state,
         )
         return history
+
+    def save(self, path: str | os.PathLike[str], *, meta: dict[str, Any] | None = None) -> Path:
+        """Write the spec and params to an ``.npz`` file, atomically; see :func:`bp_manual.saving.save`."""
+        return saving.save(path, self.spec, self.params, meta=meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MLP:
+        """An ``MLP`` from a file written by :meth:`save` (checked; see :func:`bp_manual.saving.load`)."""
+        saved = saving.load(path)
+        return cls.from_params(saved.spec, saved.params)

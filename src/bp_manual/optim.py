@@ -1,25 +1,54 @@
-"""Update rules as pure functions: params and gradients in, new params out.
+"""Update rules as pure functions: params, gradients and state in; new params and state out.
 
 What this module is for: the step that follows the backward pass. Every
 gradient of a step is computed first (:func:`bp_manual.network.loss_and_grads`)
 and only then are the weights changed, all at once, so layer ``l``'s gradient
 never sees layer ``l + 1``'s new weights (the seed gets this ordering right).
 
-A step whose new params would hold NaN or inf is refused with
-:class:`DivergedError` instead of being returned: divergence (usually a
-learning rate too large for the problem) surfaces at the step where it happens,
-naming the layer, and the caller's params are untouched because nothing is
-modified in place.
+The rules, for each array ``p`` (every ``W_l`` and ``b_l``) with gradient ``g``
+and learning rate ``lr`` (the conventions of optax, which the tests hold these
+rules to, step by step):
 
-What it is not for: computing gradients, or keeping state between calls.
+====================  ==========================================================
+plain SGD             ``p <- p - lr * g``
+momentum              ``v <- g + beta * v``;  ``p <- p - lr * v``  (``v_0 = 0``)
+Nesterov momentum     ``v <- g + beta * v``;  ``p <- p - lr * (g + beta * v)``
+Adam                  ``m <- (1 - b1) g + b1 m``;  ``s <- (1 - b2) g**2 + b2 s``;
+                      ``t <- t + 1``;  ``m_hat = m / (1 - b1**t)``;
+                      ``s_hat = s / (1 - b2**t)``;
+                      ``p <- p - lr * m_hat / (sqrt(s_hat) + eps)``
+L2 weight decay       ``g <- g + weight_decay * W`` before any of the above, for
+                      the weights ``W`` only (biases are not decayed); this is
+                      the gradient of ``weight_decay/2 * sum ||W_l||^2`` added to
+                      the loss, optax's ``chain(add_decayed_weights(wd, mask), ...)``
+====================  ==========================================================
+
+An :class:`Optimizer` is a pair of pure functions, ``init(params) -> state``
+and ``update(params, grads, state) -> (new_params, new_state)``, like an optax
+``GradientTransformation``; the state is a tuple of params-shaped lists and
+counters and is never modified in place.
+
+Every rule refuses a step whose new params would hold NaN or inf with
+:class:`DivergedError` instead of returning them: divergence (usually a
+learning rate too large for the problem) surfaces at the step where it
+happens, naming the layer, and the caller's params are untouched because
+nothing is modified in place.
+
+What it is not for: computing gradients (:mod:`bp_manual.network`) or the
+training loop (:mod:`bp_manual.train`).
 """
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
 import numpy as np
 
-from bp_manual.initializers import Params, ParamsLike
-from bp_manual.validation import check_update_args
+from bp_manual.initializers import Array, Params, ParamsLike
+from bp_manual.validation import check_like_params, check_lr, check_update_args
 
 
 class DivergedError(FloatingPointError):
@@ -84,3 +113,233 @@ def _sgd_update(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
         new: Params = [{key: p[key] - lr * g[key] for key in p} for p, g in zip(params, grads, strict=True)]
     check_update(new, lr)
     return new
+
+
+# --- the kernels: one per rule, on already-checked arguments ---------------------------------
+
+
+def _zeros_like(params: ParamsLike) -> Params:
+    return [{key: np.zeros_like(arr) for key, arr in layer.items()} for layer in params]
+
+
+def decayed_grads(params: ParamsLike, grads: ParamsLike, weight_decay: float) -> Params:
+    """L2 weight decay: ``dW <- dW + weight_decay * W``; ``db`` unchanged. Shapes as ``params``."""
+    if weight_decay == 0.0:
+        return [dict(g) for g in grads]
+    return [
+        {key: g[key] + weight_decay * p[key] if key == "W" else g[key] for key in g}
+        for p, g in zip(params, grads, strict=True)
+    ]
+
+
+def momentum_step(
+    params: ParamsLike, grads: ParamsLike, velocity: ParamsLike, lr: float, beta: float, nesterov: bool
+) -> tuple[Params, Params]:
+    """One heavy-ball (or Nesterov) step; returns ``(new_params, new_velocity)``.
+
+    ``v <- g + beta * v``; classical: ``p <- p - lr * v``; Nesterov:
+    ``p <- p - lr * (g + beta * v)`` with the new ``v``. All arguments are
+    params-shaped lists of ``{"W", "b"}`` dicts in one dtype; none is modified.
+    """
+    new_params: Params = []
+    new_velocity: Params = []
+    for p, g, v in zip(params, grads, velocity, strict=True):
+        v_new: dict[str, Array] = {key: g[key] + beta * v[key] for key in p}
+        step = {key: g[key] + beta * v_new[key] for key in p} if nesterov else v_new
+        new_params.append({key: p[key] - lr * step[key] for key in p})
+        new_velocity.append(v_new)
+    return new_params, new_velocity
+
+
+def adam_step(
+    params: ParamsLike,
+    grads: ParamsLike,
+    m: ParamsLike,
+    s: ParamsLike,
+    t: int,
+    lr: float,
+    b1: float,
+    b2: float,
+    eps: float,
+) -> tuple[Params, Params, Params]:
+    """One Adam step (Kingma & Ba, Algorithm 1); returns ``(new_params, new_m, new_s)``.
+
+    ``t`` is the number of this step, counting from 1 (it sets the bias
+    corrections ``1 - b1**t`` and ``1 - b2**t``). Shapes as ``params``; nothing
+    is modified.
+    """
+    c1 = 1.0 - b1**t
+    c2 = 1.0 - b2**t
+    new_params: Params = []
+    new_m: Params = []
+    new_s: Params = []
+    for p, g, m_l, s_l in zip(params, grads, m, s, strict=True):
+        m_new: dict[str, Array] = {key: (1 - b1) * g[key] + b1 * m_l[key] for key in p}
+        s_new: dict[str, Array] = {key: (1 - b2) * (g[key] * g[key]) + b2 * s_l[key] for key in p}
+        new_params.append({key: p[key] - lr * ((m_new[key] / c1) / (np.sqrt(s_new[key] / c2) + eps)) for key in p})
+        new_m.append(m_new)
+        new_s.append(s_new)
+    return new_params, new_m, new_s
+
+
+# --- optimisers: init and update as a pair of pure functions ---------------------------------
+
+
+class SGDState(NamedTuple):
+    """Plain SGD keeps no state; ``step`` is the number of steps taken."""
+
+    step: int = 0
+
+
+class MomentumState(NamedTuple):
+    """``velocity``: params-shaped ``v`` (zeros at the start); ``step``: steps taken."""
+
+    velocity: Params
+    step: int = 0
+
+
+class AdamState(NamedTuple):
+    """``m``, ``s``: params-shaped first and second moments; ``step``: steps taken (``t``)."""
+
+    m: Params
+    s: Params
+    step: int = 0
+
+
+OptState = SGDState | MomentumState | AdamState
+
+
+def _real(name: str, value: object, low: float, high: float, *, low_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    ok = np.isfinite(v) and (v > low if low_open else v >= low) and v < high
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high})"
+        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An update rule with its hyper-parameters; build one with :func:`sgd`, :func:`momentum` or :func:`adam`.
+
+    Attributes:
+        name: ``"sgd"``, ``"momentum"``, ``"nesterov"`` or ``"adam"``.
+        lr: the learning rate.
+        weight_decay: L2 coefficient on the weights (0 for none).
+        hyper: the rule's other hyper-parameters (``beta``; ``b1``, ``b2``, ``eps``).
+    """
+
+    name: str
+    lr: float
+    weight_decay: float = 0.0
+    hyper: tuple[tuple[str, float], ...] = ()
+
+    def init(self, params: ParamsLike) -> OptState:
+        """The starting state for ``params`` (zeros shaped like them, in their dtype)."""
+        if self.name == "sgd":
+            return SGDState()
+        if self.name in ("momentum", "nesterov"):
+            return MomentumState(_zeros_like(params))
+        return AdamState(_zeros_like(params), _zeros_like(params))
+
+    def update(self, params: ParamsLike, grads: ParamsLike, state: OptState) -> tuple[Params, OptState]:
+        """One step: ``(params, grads, state) -> (new_params, new_state)``; nothing is modified.
+
+        Args:
+            params: ``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]``, float32 or float64.
+            grads: shaped like ``params``.
+            state: from :meth:`init` or a previous :meth:`update` of this optimiser.
+
+        Raises:
+            ValueError / TypeError: bad ``params``, ``grads`` not shaped like
+                ``params``, or a state of another optimiser.
+            DivergedError: the new params would hold NaN or inf.
+        """
+        check_update_args(params, grads, self.lr)
+        return self._update(params, grads, state, np.dtype(params[0]["W"].dtype))
+
+    def _update(
+        self, params: ParamsLike, grads: ParamsLike, state: OptState, dtype: np.dtype[Any]
+    ) -> tuple[Params, OptState]:
+        """:meth:`update` with ``params`` and ``grads`` already checked (the training loop's own)."""
+        g = decayed_grads(params, grads, self.weight_decay)
+        h = dict(self.hyper)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_update
+            if self.name == "sgd":
+                if not isinstance(state, SGDState):
+                    raise TypeError(f"state must be an SGDState for sgd, got {type(state).__name__}")
+                return _sgd_update(params, g, self.lr), SGDState(state.step + 1)
+            if self.name in ("momentum", "nesterov"):
+                if not isinstance(state, MomentumState):
+                    raise TypeError(f"state must be a MomentumState for {self.name}, got {type(state).__name__}")
+                check_like_params(params, state.velocity, "state.velocity", dtype)
+                nesterov = self.name == "nesterov"
+                new, velocity = momentum_step(params, g, state.velocity, self.lr, h["beta"], nesterov)
+                check_update(new, self.lr)
+                return new, MomentumState(velocity, state.step + 1)
+            if not isinstance(state, AdamState):
+                raise TypeError(f"state must be an AdamState for adam, got {type(state).__name__}")
+            check_like_params(params, state.m, "state.m", dtype)
+            check_like_params(params, state.s, "state.s", dtype)
+            t = state.step + 1
+            new, m, s = adam_step(params, g, state.m, state.s, t, self.lr, h["b1"], h["b2"], h["eps"])
+            check_update(new, self.lr)
+            return new, AdamState(m, s, t)
+
+
+def sgd(lr: float = 0.1, *, weight_decay: float = 0.0) -> Optimizer:
+    """Plain SGD (``optax.sgd(lr)``), optionally with L2 weight decay on ``W``."""
+    return Optimizer("sgd", check_lr(lr), _real("weight_decay", weight_decay, 0.0, np.inf))
+
+
+def momentum(lr: float = 0.1, beta: float = 0.9, *, nesterov: bool = False, weight_decay: float = 0.0) -> Optimizer:
+    """SGD with momentum ``beta`` in [0, 1) (``optax.sgd(lr, momentum=beta, nesterov=nesterov)``)."""
+    if not isinstance(nesterov, bool):
+        raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__}")
+    return Optimizer(
+        "nesterov" if nesterov else "momentum",
+        check_lr(lr),
+        _real("weight_decay", weight_decay, 0.0, np.inf),
+        (("beta", _real("beta", beta, 0.0, 1.0)),),
+    )
+
+
+def nesterov(lr: float = 0.1, beta: float = 0.9, *, weight_decay: float = 0.0) -> Optimizer:
+    """Nesterov momentum: :func:`momentum` with ``nesterov=True``."""
+    return momentum(lr, beta, nesterov=True, weight_decay=weight_decay)
+
+
+def adam(
+    lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *, weight_decay: float = 0.0
+) -> Optimizer:
+    """Adam (``optax.adam(lr, b1, b2, eps)``); ``b1, b2`` in [0, 1), ``eps`` > 0."""
+    return Optimizer(
+        "adam",
+        check_lr(lr),
+        _real("weight_decay", weight_decay, 0.0, np.inf),
+        (
+            ("b1", _real("b1", b1, 0.0, 1.0)),
+            ("b2", _real("b2", b2, 0.0, 1.0)),
+            ("eps", _real("eps", eps, 0.0, np.inf, low_open=True)),
+        ),
+    )
+
+
+#: Optimiser factories by name, for the command line and the estimators.
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
+    "sgd": sgd,
+    "momentum": momentum,
+    "nesterov": nesterov,
+    "adam": adam,
+}
+
+
+def make_optimizer(name: str, lr: float, **kwargs: Any) -> Optimizer:
+    """``OPTIMIZERS[name](lr, **kwargs)``, or ``ValueError`` naming the valid names."""
+    if not isinstance(name, str):
+        raise TypeError(f"optimizer must be a name, got {type(name).__name__}")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name](lr, **kwargs)

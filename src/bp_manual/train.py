@@ -18,11 +18,16 @@ from numpy.typing import NDArray
 
 from bp_manual.initializers import Params, ParamsLike, as_generator
 from bp_manual.network import _loss_grads_and_deltas
-from bp_manual.optim import DivergedError, _sgd_update
+from bp_manual.optim import DivergedError, Optimizer, OptState, _sgd_update, sgd
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_lr, prepare_batch
 
 Array = NDArray[np.floating]
+
+#: ``grads_fn(spec, params, X_batch, Y_batch) -> (loss, grads)``: where the
+#: gradients come from (default: this package's hand derivation; pass
+#: ``bp_autodiff.loss_and_grads`` to train on JAX's gradients with the same loop).
+GradsFn = Callable[[NetworkSpec, Params, Array, Array], tuple[np.floating, Params]]
 
 #: ``callback(epoch, loss, params)`` after each epoch (``epoch`` counts from 1);
 #: a true return value stops training after that epoch (None continues).
@@ -41,21 +46,23 @@ class History:
         stop_reason: why it ended early: ``"callback"``, or the message of the
             :class:`bp_manual.optim.DivergedError` that refused a step (the
             params returned are those from before that step); None otherwise.
+        opt_state: the optimiser's state after the last step; pass it back to
+            ``fit`` (``opt_state=``) to continue where training stopped.
     """
 
     loss: list[float] = field(default_factory=list)
     stopped_early: bool = False
     stop_reason: str | None = None
+    opt_state: OptState | None = None
 
 
 def train_step(spec: NetworkSpec, params: ParamsLike, X: object, Y: object, lr: float) -> tuple[np.floating, Params]:
     """One gradient-descent step on the batch ``(X, Y)``: ``(loss before it, new params)``.
 
-    The loss is a NumPy scalar of the params' dtype.
-
-    All gradients are computed at ``params`` (``loss_and_grads``), then every
-    layer is updated at once (``sgd_step``). ``params`` is never modified.
-    Shapes and dtypes as for :func:`bp_manual.loss_and_grads`.
+    The loss is a NumPy scalar of the params' dtype. All gradients are computed
+    at ``params`` (``loss_and_grads``), then every layer is updated at once
+    (``sgd_step``). ``params`` is never modified. Shapes and dtypes as for
+    :func:`bp_manual.loss_and_grads`.
 
     Raises:
         TypeError / ValueError: bad inputs (named), before anything is computed.
@@ -67,11 +74,22 @@ def train_step(spec: NetworkSpec, params: ParamsLike, X: object, Y: object, lr: 
 
 
 def _train_step(spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, lr: float) -> tuple[np.floating, Params]:
+    loss, grads = _checked_loss_and_grads(spec, params, X, Y, None, lr)
+    return loss, _sgd_update(params, grads, lr)
+
+
+def _checked_loss_and_grads(
+    spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, grads_fn: GradsFn | None, lr: float
+) -> tuple[np.floating, Params]:
+    """The loss and gradients of one step; ``DivergedError`` if the loss is not finite."""
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, not warned
-        loss, grads, _ = _loss_grads_and_deltas(spec, params, X, Y)
+        if grads_fn is None:
+            loss, grads, _ = _loss_grads_and_deltas(spec, params, X, Y)
+        else:
+            loss, grads = grads_fn(spec, [dict(layer) for layer in params], X, Y)
     if not np.isfinite(loss):
         raise DivergedError("the loss", lr)
-    return loss, _sgd_update(params, grads, lr)
+    return loss, grads
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -90,11 +108,14 @@ def fit(
     *,
     epochs: int = 10,
     batch_size: int = 32,
-    lr: float = 0.1,
+    lr: float | None = None,
     seed: int | np.random.Generator | None = None,
     callback: Callback | None = None,
+    optimizer: Optimizer | None = None,
+    opt_state: OptState | None = None,
+    grads_fn: GradsFn | None = None,
 ) -> tuple[Params, History]:
-    """Minibatch SGD for ``epochs`` passes over ``(X, Y)``.
+    """Minibatch training for ``epochs`` passes over ``(X, Y)`` (plain SGD unless told otherwise).
 
     Each epoch draws a fresh permutation of the samples from its own Generator
     (``seed``) and steps through it in batches of ``batch_size`` (the last
@@ -104,25 +125,38 @@ def fit(
         spec, params: the network; ``params`` is not modified.
         X: ``(N, n_in)``; Y: ``(N, n_out)`` or labels (see :mod:`bp_manual.validation`).
         epochs, batch_size: positive integers.
-        lr: learning rate, finite and > 0.
+        lr: learning rate of plain SGD, finite and > 0 (default 0.1); give it
+            only without ``optimizer`` (an optimiser carries its own).
         seed: ``None``, an integer or a ``numpy.random.Generator`` for the shuffles.
         callback: see ``Callback``.
+        optimizer: an update rule from :mod:`bp_manual.optim` (default
+            ``sgd(lr)``: ``W <- W - lr * dW``, bit for bit ``sgd_step``).
+        opt_state: the state to start from (default ``optimizer.init(params)``),
+            e.g. ``history.opt_state`` of an earlier call.
+        grads_fn: see ``GradsFn`` (default: :mod:`bp_manual.network`'s).
 
     Returns:
-        ``(new_params, history)``. If a step would make the params non-finite
-        (divergence), training stops there: the params from before that step
-        are returned and ``history.stop_reason`` says what happened; the loss of
-        an incomplete epoch is not recorded.
+        ``(new_params, history)``. If a step would make the loss or the params
+        non-finite (divergence), training stops there: the params from before
+        that step are returned and ``history.stop_reason`` says what happened;
+        the loss of an incomplete epoch is not recorded.
     """
     X_, Y_ = prepare_batch(spec, params, X, Y)
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
-    lr = check_lr(lr)
+    if optimizer is None:
+        optimizer = sgd(0.1 if lr is None else check_lr(lr))
+    elif not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a bp_manual.optim.Optimizer, got {type(optimizer).__name__}")
+    elif lr is not None:
+        raise TypeError("give lr either to fit or to the optimizer, not both")
+    state = optimizer.init(params) if opt_state is None else opt_state
     rng = as_generator(seed)
 
     history = History()
     current: Params = [dict(layer) for layer in params]  # new list and dicts; arrays shared, never modified
     n = X_.shape[0]
+    dtype = X_.dtype
     step = 0
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
@@ -131,13 +165,16 @@ def fit(
             idx = order[start : start + batch_size]
             step += 1
             try:
-                loss, current = _train_step(spec, current, X_[idx], Y_[idx], lr)
+                loss, grads = _checked_loss_and_grads(spec, current, X_[idx], Y_[idx], grads_fn, optimizer.lr)
+                current, state = optimizer._update(current, grads, state, dtype)
             except DivergedError as exc:
                 history.stopped_early = True
                 history.stop_reason = f"epoch {epoch}, {exc.at_step(step)}"
+                history.opt_state = state
                 return current, history
             total += float(loss) * len(idx)
         history.loss.append(total / n)
+        history.opt_state = state
         if callback is not None and callback(epoch, history.loss[-1], current):
             history.stopped_early, history.stop_reason = True, "callback"
             break

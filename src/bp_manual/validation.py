@@ -187,20 +187,26 @@ def check_update_args(params: object, grads: object, lr: object) -> float:
             arrays.append((f"params[{i}][{key!r}]", arr))
     dtype = _check_dtype_and_values("params", arrays)
 
-    grad_layers = _layer_list("grads", grads)
-    if len(grad_layers) != len(layers):
-        raise ValueError(f"grads has {len(grad_layers)} layers, params has {len(layers)}")
-    grad_arrays = []
-    for i, (p, g) in enumerate(zip(layers, grad_layers, strict=True)):
+    check_like_params(layers, grads, "grads", dtype)
+    return check_lr(lr)
+
+
+def check_like_params(params: ParamsLike, other: object, name: str, dtype: np.dtype[Any]) -> None:
+    """``other`` (gradients, optimiser state) must have the structure, shapes and ``dtype`` of
+    ``params`` (already checked), and finite values; else an error naming ``name``."""
+    layers = _layer_list(name, other)
+    if len(layers) != len(params):
+        raise ValueError(f"{name} has {len(layers)} layers, params has {len(params)}")
+    arrays = []
+    for i, (p, g) in enumerate(zip(params, layers, strict=True)):
         if set(g) != set(p):
-            raise ValueError(f"grads[{i}] has keys {sorted(g)}, expected {sorted(p)} like params")
+            raise ValueError(f"{name}[{i}] has keys {sorted(g)}, expected {sorted(p)} like params")
         for key in p:
-            where = f"grads[{i}][{key!r}]"
+            where = f"{name}[{i}][{key!r}]"
             if _check_array(where, g[key], tuple(p[key].shape)) != dtype:
                 raise TypeError(f"{where} has dtype {g[key].dtype}, params have {dtype}")
-            grad_arrays.append((where, g[key]))
-    _check_dtype_and_values("grads", grad_arrays)
-    return check_lr(lr)
+            arrays.append((where, g[key]))
+    _check_dtype_and_values(name, arrays)
 
 
 def as_inputs(spec: NetworkSpec, X: object, dtype: np.dtype[np.floating], name: str = "X") -> Array:

@@ -1,0 +1,307 @@
+"""``bp train`` and ``bp predict``: train a network on real data, save it, use it.
+
+What this module is for: the command line over :mod:`bp_manual.data`,
+:mod:`bp_manual.optim`, :mod:`bp_manual.pretrain`, :mod:`bp_manual.train`,
+:mod:`bp_manual.saving` and, for ``--backend jax|both``, :mod:`bp_autodiff`.
+Progress goes to stderr, one line per epoch; the summary to stdout.
+
+- ``bp train``: with no arguments, a 64-64-10 ReLU network on scikit-learn's
+  digits (Xavier-uniform init, Adam, lr 3e-3, batches of 64, 30 epochs: the
+  defaults the estimators use, chosen in ``benchmarks/choose_defaults.py``).
+- ``bp predict --model model.npz --input FILE``: one prediction per row of a
+  CSV (features only) or an ``.npz`` holding ``X``; labels for a classifier,
+  values for a regressor, to stdout.
+
+What it is not for: library use (call the Python API), or tuning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+import bp_manual
+from bp_manual import data, saving
+from bp_manual.activations import HIDDEN
+from bp_manual.initializers import INITIALIZERS, Params
+from bp_manual.optim import OPTIMIZERS, make_optimizer
+from bp_manual.pretrain import pretrain_layerwise
+
+#: the default learning rate of each optimiser when ``--lr`` is not given
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "adam": 3e-3}
+
+
+def _metric(task: str, out: NDArray[Any], y: NDArray[Any]) -> float:
+    """Accuracy (classification, ``out (N, n_classes)``, ``y (N,)``) or R^2 (regression, ``(N, n_out)``)."""
+    if task == "classification":
+        return float(np.mean(np.argmax(out, axis=1) == y))
+    resid = float(np.sum((out - y) ** 2))
+    total = float(np.sum((y - y.mean(axis=0)) ** 2))
+    return 1.0 - resid / total if total > 0 else float("nan")
+
+
+def _parse_sizes(text: str, ds: data.Dataset, parser: argparse.ArgumentParser) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        parser.error(f"--sizes must be comma-separated integers, got {text!r}")
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        parser.error(f"--sizes needs at least 2 positive integers, got {text!r}")
+    if sizes[0] != ds.n_in or sizes[-1] != ds.n_out:
+        parser.error(
+            f"--sizes {text} does not fit {ds.name}: it has {ds.n_in} inputs and needs {ds.n_out} outputs "
+            f"(e.g. --sizes {ds.n_in},64,{ds.n_out})"
+        )
+    return sizes
+
+
+def _bar(done: int, total: int, width: int = 20) -> str:
+    filled = round(width * done / total)
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def _plot(path: str, curves: dict[str, list[float]], metric_name: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(1, len(curves["train loss"]) + 1)
+    ax_loss.plot(epochs, curves["train loss"], label="train (mean over the epoch's batches)")
+    ax_loss.plot(epochs, curves["test loss"], label="test (after the epoch)")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.set_yscale("log")
+    ax_loss.legend()
+    ax_metric.plot(epochs, curves["train metric"], label="train")
+    ax_metric.plot(epochs, curves["test metric"], label="test")
+    ax_metric.set_xlabel("epoch")
+    ax_metric.set_ylabel(metric_name)
+    ax_metric.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run ``bp train``; return the exit status."""
+    try:
+        ds = data.load_dataset(args.dataset, seed=args.seed, test_size=args.test_size)
+    except (ValueError, TypeError) as exc:
+        print(f"bp train: {exc}", file=sys.stderr)
+        return 2
+    sizes = _parse_sizes(args.sizes, ds, parser) if args.sizes else (ds.n_in, 64, ds.n_out)
+    classify = ds.task == "classification"
+    try:
+        spec = bp_manual.NetworkSpec(
+            sizes,
+            hidden=args.hidden,
+            output="softmax" if classify else "identity",
+            loss="cross_entropy" if classify else "mse",
+        )
+        lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+        kwargs: dict[str, Any] = {"weight_decay": args.weight_decay}
+        if args.optimizer in ("momentum", "nesterov"):
+            kwargs["beta"] = args.momentum
+        opt = make_optimizer(args.optimizer, lr, **kwargs)
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
+    init = args.init
+    rng = np.random.default_rng(args.seed)
+    params = bp_manual.init_params(spec, init, seed=rng)
+    metric_name = "accuracy" if classify else "R^2"
+    log = sys.stderr
+    print(
+        f"bp train: {ds.name} ({ds.X_train.shape[0]} train / {ds.X_test.shape[0]} test, {ds.task}); "
+        f"network {'-'.join(map(str, sizes))} {args.hidden}, init {init}; {opt.name} lr {lr:g}, "
+        f"batch {args.batch_size}, {args.epochs} epochs, backend {args.backend}, seed {args.seed}",
+        file=log,
+    )
+
+    t0 = time.perf_counter()
+    if args.pretrain_epochs > 0:
+        if spec.n_layers < 2:
+            parser.error("--pretrain-epochs needs at least one hidden layer")
+        params, pre = pretrain_layerwise(
+            spec, params, ds.X_train, epochs=args.pretrain_epochs, batch_size=args.batch_size, optimizer=opt, seed=rng
+        )
+        for l, h in enumerate(pre, start=1):
+            print(f"pretrain layer {l}: reconstruction loss {h.loss[0]:.4g} -> {h.loss[-1]:.4g}", file=log)
+
+    curves: dict[str, list[float]] = {"train loss": [], "test loss": [], "train metric": [], "test metric": []}
+
+    def callback(epoch: int, loss: float, p: Params) -> None:
+        test_out = bp_manual.predict(spec, p, ds.X_test)
+        test_loss = float(bp_manual.loss(spec, p, ds.X_test, ds.y_test))
+        curves["train loss"].append(loss)
+        curves["test loss"].append(test_loss)
+        curves["test metric"].append(_metric(ds.task, test_out, ds.y_test))
+        if args.plot:
+            curves["train metric"].append(_metric(ds.task, bp_manual.predict(spec, p, ds.X_train), ds.y_train))
+        print(
+            f"epoch {epoch:>3}/{args.epochs} {_bar(epoch, args.epochs)} loss {loss:.4f}  test loss {test_loss:.4f}  "
+            f"test {metric_name} {curves['test metric'][-1]:.4f}  ({time.perf_counter() - t0:.2f} s)",
+            file=log,
+            flush=True,
+        )
+
+    fit_kwargs: dict[str, Any] = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "optimizer": opt,
+        "seed": rng,
+        "callback": None if args.quiet else callback,
+    }
+    lockstep = None
+    if args.backend == "manual":
+        params, _ = bp_manual.fit(spec, params, ds.X_train, ds.y_train, **fit_kwargs)
+    elif args.backend == "jax":
+        import bp_autodiff
+
+        params, _ = bp_manual.fit(
+            spec, params, ds.X_train, ds.y_train, grads_fn=bp_autodiff.loss_and_grads, **fit_kwargs
+        )
+    else:
+        from bp_autodiff.lockstep import fit_lockstep
+
+        params, _, lockstep = fit_lockstep(spec, params, ds.X_train, ds.y_train, **fit_kwargs)
+    wall = time.perf_counter() - t0
+
+    train_out, test_out = bp_manual.predict(spec, params, ds.X_train), bp_manual.predict(spec, params, ds.X_test)
+    net = "-".join(map(str, sizes))
+    print(f"\n{ds.name}: {net} {args.hidden}, {opt.name}, {args.epochs} epochs, backend {args.backend}")
+    print(f"{'':6} {'loss':>8} {metric_name:>9}")
+    for part, X, y, out in (("train", ds.X_train, ds.y_train, train_out), ("test", ds.X_test, ds.y_test, test_out)):
+        loss = float(bp_manual.loss(spec, params, X, y))
+        print(f"{part:6} {loss:>8.4f} {_metric(ds.task, out, y):>9.4f}")
+    parts = ["pre-training"] if args.pretrain_epochs else []
+    parts += ["training", "no per-epoch evaluation" if args.quiet else "per-epoch evaluation"]
+    print(f"wall time {wall:.3f} s ({', '.join(parts)})")
+    if lockstep is not None:
+        print(
+            f"manual vs JAX in lockstep: largest parameter difference reached {lockstep.max_abs_diff[-1]:.3e} "
+            f"(relative {lockstep.max_rel_diff[-1]:.3e}) over {len(lockstep.max_abs_diff)} epochs"
+        )
+    if args.plot:
+        _plot(
+            args.plot,
+            curves,
+            metric_name,
+            f"bp train: {ds.name}, {'-'.join(map(str, sizes))} {args.hidden}, {opt.name}",
+        )
+        print(f"curves written to {args.plot}")
+    if args.save:
+        extras = {"x_mean": ds.x_mean, "x_scale": ds.x_scale}
+        if ds.y_mean is not None and ds.y_scale is not None:
+            extras |= {"y_mean": ds.y_mean, "y_scale": ds.y_scale}
+        meta: dict[str, Any] = {"task": ds.task, "dataset": ds.name}
+        if ds.classes is not None:
+            meta["classes"] = ds.classes.tolist()
+        saving.save(args.save, spec, params, meta=meta, extras=extras)
+        print(f"model written to {args.save}")
+    return 0
+
+
+def _read_inputs(path: Path, n_in: int) -> NDArray[np.float64]:
+    """Rows of features ``(N, n_in)`` from a CSV (a non-numeric first row is a header) or an ``.npz`` with ``X``."""
+    if path.suffix == ".npz":
+        arrays = data.read_npz(path)
+        if "X" not in arrays:
+            raise ValueError(f"{path}: expected an array X, found {sorted(arrays)}")
+        X = np.asarray(arrays["X"])
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: X must be numeric, got dtype {X.dtype}")
+        X = X.astype(np.float64)
+    else:
+        rows = data.read_csv_rows(path)
+        X = np.array(rows, dtype=np.float64)
+    if X.ndim == 1:
+        X = X.reshape(1, -1)
+    if X.ndim != 2 or X.shape[1] != n_in:
+        raise ValueError(f"{path}: the model takes {n_in} features per row, the file has shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{path}: contains NaN or inf")
+    return X
+
+
+def predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run ``bp predict``; return the exit status."""
+    try:
+        model = saving.load(args.model)
+        X = _read_inputs(Path(args.input), model.spec.n_in)
+    except ValueError as exc:
+        print(f"bp predict: {exc}", file=sys.stderr)
+        return 2
+    if "x_mean" in model.extras:
+        X = (X - model.extras["x_mean"]) / model.extras["x_scale"]
+    out = bp_manual.predict(model.spec, model.params, X)
+    if model.meta.get("task") == "classification":
+        classes = model.meta.get("classes", list(range(model.spec.n_out)))
+        for label in np.asarray(classes)[np.argmax(out, axis=1)]:
+            print(label)
+        return 0
+    if "y_mean" in model.extras:
+        out = out * model.extras["y_scale"] + model.extras["y_mean"]
+    for row in out:
+        print(",".join(f"{v:.17g}" for v in row))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``bp train`` and ``bp predict`` to the ``bp`` parser."""
+    p = sub.add_parser("train", help="train a network on digits, diabetes, MNIST, a CSV or an npz file")
+    p.add_argument(
+        "--dataset", default="digits", help="digits (default), diabetes, mnist:DIR, csv:FILE (target last) or npz:FILE"
+    )
+    p.add_argument("--sizes", help="layer widths n_in,hidden...,n_out (default n_in,64,n_out)")
+    p.add_argument("--hidden", default="relu", choices=sorted(HIDDEN), help="hidden activation (default relu)")
+    p.add_argument(
+        "--init", default="xavier_uniform", choices=sorted(INITIALIZERS), help="init scheme (default xavier_uniform)"
+    )
+    p.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="update rule (default adam)")
+    p.add_argument("--lr", type=float, help="learning rate (default 3e-3 for adam, 0.1 otherwise)")
+    p.add_argument("--momentum", type=float, default=0.9, help="beta of momentum/nesterov (default 0.9)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay on W (default 0)")
+    p.add_argument("--epochs", type=int, default=30, help="epochs (default 30)")
+    p.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
+    p.add_argument("--pretrain-epochs", type=int, default=0, help="auto-encoder epochs per hidden layer (default 0)")
+    p.add_argument(
+        "--test-size", type=float, default=0.25, help="held-out fraction (default 0.25; MNIST keeps its own)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the init and the shuffles (default 0)")
+    p.add_argument(
+        "--backend",
+        default="manual",
+        choices=["manual", "jax", "both"],
+        help="gradients by hand, by JAX, or both in lockstep reporting their largest parameter difference",
+    )
+    p.add_argument("--plot", help="write the train/test curves to this PNG")
+    p.add_argument("--save", help="write the trained model to this .npz")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines (and no per-epoch evaluation)")
+    p.set_defaults(run=_run_train)
+
+    q = sub.add_parser("predict", help="predict with a model saved by bp train --save")
+    q.add_argument("--model", required=True, help="a model .npz written by bp train --save")
+    q.add_argument("--input", required=True, help="a CSV of feature rows, or an .npz holding X")
+    q.set_defaults(run=predict)
+
+
+def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.pretrain_epochs < 0:
+        parser.error("--pretrain-epochs must be >= 0")
+    if args.seed < 0:
+        parser.error("--seed must be >= 0")
+    if args.quiet and args.plot:
+        parser.error("--plot needs the per-epoch evaluation that --quiet turns off")
+    return train(args, parser)
