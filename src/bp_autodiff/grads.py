@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from bp_autodiff import network
 from bp_manual.initializers import Params, ParamsLike
 from bp_manual.spec import NetworkSpec
-from bp_manual.validation import check_grads, check_lr, prepare_batch
+from bp_manual.validation import as_inputs, check_grads, check_lr, check_params, check_spec, prepare_batch
 
 Array = NDArray[np.floating]
 
@@ -61,6 +61,11 @@ def _loss_with_probes(
 def _grads_and_deltas(spec: NetworkSpec, params: network.JParams, X: jax.Array, Y: jax.Array):  # type: ignore[no-untyped-def]
     probes = [jnp.zeros((X.shape[0], n), X.dtype) for n in spec.sizes[1:]]
     return jax.value_and_grad(_loss_with_probes, argnums=(1, 2))(spec, params, probes, X, Y)
+
+
+@partial(jax.jit, static_argnums=0)
+def _predict(spec: NetworkSpec, params: network.JParams, X: jax.Array) -> jax.Array:
+    return network.forward(spec, params, X)
 
 
 def _prepare(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> tuple[Params, Array, Array]:
@@ -99,6 +104,17 @@ def loss_grads_and_deltas(
     with jax.enable_x64(True):
         value, (grads, deltas) = _grads_and_deltas(spec, params_, X_, Y_)
         return X_.dtype.type(value), _to_numpy(grads), _to_numpy(deltas)  # type: ignore[return-value]
+
+
+def predict(spec: NetworkSpec, params: ParamsLike, X: object) -> Array:
+    """``Y_hat = g(Z_L)`` by the JAX forward pass: ``X (N, n_in)`` or one sample ``(n_in,)``
+    -> ``(N, n_out)`` NumPy array in the params' dtype."""
+    check_spec(spec)
+    dtype = check_params(spec, params)
+    X_ = as_inputs(spec, X, dtype)
+    params_ = [{k: np.asarray(v) for k, v in layer.items()} for layer in params]
+    with jax.enable_x64(True):
+        return np.array(_predict(spec, params_, X_))
 
 
 def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
