@@ -179,7 +179,8 @@ def _mutates(spec, params, X, Y):
     ],
 )
 def test_a_broken_grad_fn_is_a_finding_not_a_traceback(small, fn, param: str, kind: str) -> None:
-    report = audit(*small, fn)
+    spec, params, X, Y = small
+    report = audit(spec, params, X, Y, fn)
     assert not report.ok
     assert (param, kind) in {(f.param, f.kind) for f in report.findings}, report.render()
     json.loads(report.to_json())  # renders, and serialises despite inf/nan
