@@ -16,6 +16,12 @@ def test_readme_usage_example_runs() -> None:
         exec(compile(block, str(README), "exec"), {})
 
 
+def test_readme_documents_every_command() -> None:
+    text = README.read_text(encoding="utf-8")
+    for command in ("bp check", "bp audit", "bp demo"):
+        assert command in text, command
+
+
 def test_quickstart_is_two_commands() -> None:
     text = README.read_text(encoding="utf-8")
     quickstart = text.split("## Quickstart", 1)[1]
@@ -23,5 +29,5 @@ def test_quickstart_is_two_commands() -> None:
     assert commands is not None
     lines = commands.group(1).strip().splitlines()
     assert len(lines) == 2
-    assert "pip install" in lines[0] and "bp demo" in lines[0]
+    assert "pip install" in lines[0] and lines[0].endswith(".venv/bin/bp check")
     assert "pytest" in lines[1]

@@ -4,6 +4,10 @@ What this module is for: parsing the command line and dispatching. Each
 subcommand lives in its own module with a ``register(subparsers)`` function
 that adds its parser and sets ``run(args, parser) -> exit status``:
 
+- ``bp check`` (:mod:`bp_autodiff.check`): the main job, the hand derivation
+  audited on many random networks;
+- ``bp audit MODULE:FUNCTION`` (:mod:`bp_autodiff.audit_command`): audit your
+  own backward pass;
 - ``bp demo`` (:mod:`bp_autodiff.demo`).
 
 What it is not for: any computation.
@@ -15,9 +19,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bp_autodiff import demo
+from bp_autodiff import audit_command, check, demo
 
-COMMANDS = (demo,)
+COMMANDS = (check, audit_command, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
