@@ -233,8 +233,10 @@ class AuditReport:
             f"audit of {self.subject} ({self.mode})",
             f"network {s.sizes}, hidden {s.hidden}, output {s.output} + loss {s.loss}, "
             f"bias {s.bias}, N = {self.n_samples}, {self.dtype}; rtol vs JAX {self.rtol:.2g}",
-            "",
         ]
+        if self.mode == "step":
+            lines.append("manual = the gradient the step implies, (p - new) / lr; reference = JAX's gradient")
+        lines.append("")
         header = (
             "param",
             "shape",
