@@ -10,7 +10,9 @@ The function is audited as a gradient function
 (``grad_fn(spec, params, X, Y) -> (loss, grads[, deltas])``) unless ``--as``
 says ``step`` (``step_fn(spec, params, X, Y, lr) -> new params``) or
 ``forward`` (``predict_fn(spec, params, X) -> Y_hat``). For an entry of
-:mod:`bp_autodiff.catalog` the right mode is chosen automatically.
+:mod:`bp_autodiff.catalog` the right mode is chosen automatically, and when no
+network option is given, the entry's example network (where its mistake
+shows: e.g. 5-5-5 for ``layers_swapped``, one sample for the seed's code).
 
 What it is not for: the computation (all of it is in :mod:`bp_autodiff.audit`).
 """
@@ -74,15 +76,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument("target", metavar="MODULE:FUNCTION", help="e.g. my_backprop:loss_and_grads")
-    p.add_argument("--sizes", type=_sizes, default=(4, 8, 3), help="layer sizes, default 4,8,3")
-    p.add_argument("--hidden", choices=sorted(HIDDEN), default="tanh", help="hidden activation (default tanh)")
+    p.add_argument("--sizes", type=_sizes, default=None, help="layer sizes (default 4,8,3)")
+    p.add_argument("--hidden", choices=sorted(HIDDEN), default=None, help="hidden activation (default tanh)")
     p.add_argument("--output", choices=("identity", "softmax", "sigmoid"), default=None, help="default: the loss's")
-    p.add_argument("--loss", choices=sorted(LOSSES), default="mse", help="default mse")
-    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True, help="biases (default on)")
-    p.add_argument("--init", choices=sorted(INITIALIZERS), default="xavier_normal", help="default xavier_normal")
-    p.add_argument("--batch", type=int, default=5, help="number of samples N (default 5)")
+    p.add_argument("--loss", choices=sorted(LOSSES), default=None, help="default mse")
+    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None, help="biases (default on)")
+    p.add_argument("--init", choices=sorted(INITIALIZERS), default=None, help="default xavier_normal")
+    p.add_argument("--batch", type=int, default=None, help="number of samples N (default 5)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default float64")
-    p.add_argument("--lr", type=float, default=0.5, help="learning rate for --as step (default 0.5)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate for --as step (default 0.5)")
     p.add_argument("--as", dest="mode", choices=("grad", "step", "forward"), default=None, help="default: grad")
     p.add_argument("--seed", type=int, default=0, help="random seed for weights and data (default 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -96,7 +98,31 @@ def _catalog_mode(fn: object) -> str | None:
     return None
 
 
+_NETWORK_OPTIONS = ("sizes", "hidden", "output", "loss", "bias", "init", "batch", "lr")
+
+
+def _fill_defaults(args: argparse.Namespace, fn: object) -> None:
+    """Options left out take the defaults; for a catalog entry given no network option
+    at all, its example network (``catalog.EXAMPLES``), where its mistake shows."""
+    name = next((n for n, e in catalog.CATALOG.items() if e.function is fn), None)
+    if name is not None and all(getattr(args, o) is None for o in _NETWORK_OPTIONS):
+        ex = catalog.EXAMPLES[name]
+        s = ex.spec
+        args.sizes, args.hidden, args.output, args.loss, args.bias = s.sizes, s.hidden, s.output, s.loss, s.bias
+        args.init, args.batch, args.lr = ex.init, ex.batch, ex.lr
+        print(f"bp audit: catalog entry {name!r} on its example network", file=sys.stderr)
+    defaults = {"sizes": (4, 8, 3), "hidden": "tanh", "loss": "mse", "bias": True, "init": "xavier_normal"}
+    for option, value in {**defaults, "batch": 5, "lr": 0.5}.items():
+        if getattr(args, option) is None:
+            setattr(args, option, value)
+
+
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        fn = load_function(args.target)
+    except ValueError as exc:
+        parser.error(str(exc))
+    _fill_defaults(args, fn)
     if args.batch < 1:
         parser.error("--batch must be >= 1")
     if args.seed < 0:
@@ -105,10 +131,6 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         spec = NetworkSpec(args.sizes, hidden=args.hidden, output=output, loss=args.loss, bias=args.bias)
     except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
-    try:
-        fn = load_function(args.target)
-    except ValueError as exc:
         parser.error(str(exc))
     mode = args.mode or _catalog_mode(fn) or "grad"
     dtype = np.dtype(args.dtype).type
