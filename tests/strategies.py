@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import bp_manual
 from bp_manual import HIDDEN, INITIALIZERS, LOSSES, NetworkSpec
-from tolerances import kink_margin
+from tolerances import kinks_are_clear as _kinks_are_clear
 
 HIDDEN_NAMES = sorted(HIDDEN)
 LOSS_NAMES = sorted(LOSSES)
@@ -94,20 +94,9 @@ class Problem:
 
 def kinks_are_clear(problem: Problem) -> bool:
     """True when every pre-activation of a kinked hidden layer is farther from 0
-    than the forward rounding error could move it (see ``tolerances.kink_margin``),
+    than the forward rounding error could move it (``bp_autodiff.tolerance.kinks_are_clear``),
     so both sides take the same branch of ``relu'``."""
-    spec = problem.spec
-    if not HIDDEN[spec.hidden].kinked:
-        return True
-    _, cache = bp_manual.forward(spec, problem.params, problem.X)
-    width = max(spec.sizes)
-    for l, (layer, c) in enumerate(zip(problem.params[:-1], cache[:-1], strict=True), start=1):
-        magnitude = np.abs(c.A_prev) @ np.abs(layer["W"]).T
-        if spec.bias:
-            magnitude = magnitude + np.abs(layer["b"])
-        if np.any(np.abs(c.Z) <= kink_margin(l, width, problem.dtype) * magnitude):
-            return False
-    return True
+    return _kinks_are_clear(problem.spec, problem.params, problem.X)
 
 
 @st.composite

@@ -35,12 +35,12 @@ REQUIRED: list[tuple[str, str]] = [
     # output delta, recursion, derivatives, gradients
     ("src/bp_manual/losses.py", "return (Y_hat - Y) / Y_hat.shape[0]"),
     ("src/bp_manual/network.py", "delta = LOSSES[spec.loss].delta(Y_hat, Y)"),
-    ("src/bp_manual/network.py", 'delta = (delta @ params[l - 1]["W"]) * f_prime(below.Z, below.A)'),
+    ("src/bp_manual/network.py", "return (delta @ W) * f_prime"),
     ("src/bp_manual/activations.py", "return A * (1.0 - A)"),
     ("src/bp_manual/activations.py", "return 1.0 - A * A"),
     ("src/bp_manual/activations.py", "return (Z > 0).astype(Z.dtype)"),
-    ("src/bp_manual/network.py", "dW = delta.T @ cache[l - 1].A_prev"),
-    ("src/bp_manual/network.py", 'grads.append({"W": dW, "b": delta.sum(axis=0)} if spec.bias else {"W": dW})'),
+    ("src/bp_manual/network.py", "dW = delta.T @ A_prev"),
+    ("src/bp_manual/network.py", 'return {"W": dW, "b": delta.sum(axis=0)} if bias else {"W": dW}'),
     # update and ordering
     ("src/bp_manual/optim.py", "new: Params = [{key: p[key] - lr * g[key] for key in p}"),
     ("src/bp_manual/train.py", "loss, grads, _ = _loss_grads_and_deltas(spec, params, X, Y)"),

@@ -4,6 +4,10 @@ What this module is for: parsing the command line and dispatching. Each
 subcommand lives in its own module with a ``register(subparsers)`` function
 that adds its parser and sets ``run(args, parser) -> exit status``:
 
+- ``bp check`` (:mod:`bp_autodiff.check`): the main job, the hand derivation
+  audited on many random networks;
+- ``bp audit MODULE:FUNCTION`` (:mod:`bp_autodiff.audit_command`): audit your
+  own backward pass;
 - ``bp demo`` (:mod:`bp_autodiff.demo`).
 - ``bp explain`` (:mod:`bp_autodiff.explain`).
 - ``bp init-stats`` (:mod:`bp_manual.init_stats`, NumPy only).
@@ -18,10 +22,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bp_autodiff import demo, explain, train_cli
+from bp_autodiff import audit_command, check, demo, explain, train_cli
 from bp_manual import init_stats
 
-COMMANDS = (demo, explain, init_stats, train_cli)
+COMMANDS = (check, audit_command, demo, explain, init_stats, train_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

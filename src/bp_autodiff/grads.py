@@ -33,7 +33,7 @@ from bp_autodiff.jitcache import bounded_jit
 from bp_manual.initializers import Params, ParamsLike
 from bp_manual.optim import check_update
 from bp_manual.spec import NetworkSpec
-from bp_manual.validation import check_update_args, prepare_batch
+from bp_manual.validation import as_inputs, check_params, check_spec, check_update_args, prepare_batch
 
 Array = NDArray[np.floating]
 
@@ -60,14 +60,22 @@ def _grads_and_deltas_impl(spec: NetworkSpec, params: network.JParams, X: jax.Ar
 _grads_and_deltas = bounded_jit(_grads_and_deltas_impl, static_argnums=(0,))
 
 
+_predict = bounded_jit(network.forward, static_argnums=(0,))
+
+
 def _prepare(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> tuple[Params, Array, Array]:
     # NumPy in, NumPy out: JAX arrays are brought to the host first, so their values are
     # checked and a float64 computation cannot be demoted by JAX's default float32 mode.
-    X, Y = _host(X), _host(Y)
-    if isinstance(params, list | tuple):
-        params = [{k: _host(v) for k, v in layer.items()} if isinstance(layer, dict) else layer for layer in params]
+    X, Y, params = _host(X), _host(Y), _host_params(params)
     X_, Y_ = prepare_batch(spec, params, X, Y)
     return [{k: np.asarray(v) for k, v in layer.items()} for layer in params], X_, Y_
+
+
+def _host_params(params: Any) -> Any:
+    """``params`` with every JAX array brought to the host (the structure is checked later)."""
+    if not isinstance(params, list | tuple):
+        return params
+    return [{k: _host(v) for k, v in layer.items()} if isinstance(layer, dict) else layer for layer in params]
 
 
 def _host(value: Any) -> Any:
@@ -106,6 +114,17 @@ def loss_grads_and_deltas(
     with jax.enable_x64(True):
         value, (grads, deltas) = _grads_and_deltas(spec, params_, X_, Y_)
         return X_.dtype.type(value), _to_numpy(grads), _to_numpy(deltas)  # type: ignore[return-value]
+
+
+def predict(spec: NetworkSpec, params: ParamsLike, X: object) -> Array:
+    """``Y_hat = g(Z_L)`` by the JAX forward pass: ``X (N, n_in)`` or one sample ``(n_in,)``
+    -> ``(N, n_out)`` NumPy array in the params' dtype."""
+    params = _host_params(params)
+    dtype = check_params(check_spec(spec), params)
+    X_ = as_inputs(spec, _host(X), dtype)
+    params_ = [{k: np.asarray(v) for k, v in layer.items()} for layer in params]
+    with jax.enable_x64(True):
+        return np.array(_predict(spec, params_, X_))
 
 
 def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:

@@ -25,6 +25,7 @@ compiles this hand derivation with XLA.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -92,30 +93,58 @@ def _forward(spec: NetworkSpec, params: ParamsLike, X: Array) -> tuple[Array, Ca
     return A, tuple(cache)
 
 
-def backward(spec: NetworkSpec, params: ParamsLike, cache: Cache, Y: Array) -> tuple[Params, list[Array]]:
+def delta_below(delta: Array, W: Array, f_prime: Array) -> Array:
+    """One step of the recursion: ``delta_l = (delta_{l+1} @ W_{l+1}) * f'(Z_l)``.
+
+    Shapes: ``delta (N, n_{l+1})``, ``W (n_{l+1}, n_l)``, ``f_prime (N, n_l)`` -> ``(N, n_l)``.
+    """
+    return (delta @ W) * f_prime
+
+
+def layer_grads(delta: Array, A_prev: Array, bias: bool) -> dict[str, Array]:
+    """``dW_l = delta_l.T @ A_{l-1}`` ``(n_l, n_{l-1})`` and ``db_l = sum_rows delta_l`` ``(n_l,)``."""
+    dW = delta.T @ A_prev
+    return {"W": dW, "b": delta.sum(axis=0)} if bias else {"W": dW}
+
+
+def backward(
+    spec: NetworkSpec,
+    params: ParamsLike,
+    cache: Cache,
+    Y: Array,
+    *,
+    f_prime: Callable[[Array, Array], Array] | None = None,
+) -> tuple[Params, list[Array]]:
     """The chain rule, from the output layer back to the first.
 
     Equations (``docs/derivation.md``):
 
     - output delta: ``delta_L = (Y_hat - Y) / N`` (every output/loss pair; see
       :mod:`bp_manual.losses`);
-    - recursion: ``delta_l = (delta_{l+1} @ W_{l+1}) * f'(Z_l)`` for ``l = L-1..1``;
-    - gradients: ``dW_l = delta_l.T @ A_{l-1}``, ``db_l = delta_l.sum(axis=0)``.
+    - recursion: ``delta_l = (delta_{l+1} @ W_{l+1}) * f'(Z_l)`` for ``l = L-1..1``
+      (:func:`delta_below`);
+    - gradients: ``dW_l = delta_l.T @ A_{l-1}``, ``db_l = delta_l.sum(axis=0)``
+      (:func:`layer_grads`).
 
     Every gradient is computed from the weights the forward pass used; nothing
     is updated here (the update is :func:`bp_manual.optim.sgd_step`).
 
     Args:
-        spec, params: as for :func:`forward`.
+        spec, params: as for :func:`forward`. The recursion reads ``W`` from
+            ``params``; everything else comes from ``cache``.
         cache: the cache :func:`forward` returned for these params.
         Y: the targets, already ``(N, n_out)`` in the params' dtype (see
             :func:`bp_manual.validation.as_targets`).
+        f_prime: ``(Z, A) -> f'(Z)`` to use in the recursion instead of the
+            spec's hidden derivative (keyword only; the auditor uses it to
+            compute what a known mistake would give). Default: the spec's.
 
     Returns:
         ``(grads, deltas)``: ``grads`` shaped like ``params``; ``deltas[l - 1]``
         is ``delta_l = dL/dZ_l`` of shape ``(N, n_l)``.
     """
-    f_prime = HIDDEN[spec.hidden].derivative
+    if f_prime is None:
+        f_prime = HIDDEN[spec.hidden].derivative
     L = spec.n_layers
     Y_hat = cache[-1].A
     if tuple(Y.shape) != tuple(Y_hat.shape):  # a shape check: also valid while tracing under jax.jit
@@ -127,12 +156,11 @@ def backward(spec: NetworkSpec, params: ParamsLike, cache: Cache, Y: Array) -> t
     grads: Params = []
     deltas: list[Array] = []
     for l in range(L, 0, -1):  # layer l is params[l - 1] and cache[l - 1]
-        dW = delta.T @ cache[l - 1].A_prev
-        grads.append({"W": dW, "b": delta.sum(axis=0)} if spec.bias else {"W": dW})
+        grads.append(layer_grads(delta, cache[l - 1].A_prev, spec.bias))
         deltas.append(delta)
         if l > 1:
             below = cache[l - 2]  # layer l - 1
-            delta = (delta @ params[l - 1]["W"]) * f_prime(below.Z, below.A)
+            delta = delta_below(delta, params[l - 1]["W"], f_prime(below.Z, below.A))
     return grads[::-1], deltas[::-1]
 
 

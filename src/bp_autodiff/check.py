@@ -1,0 +1,308 @@
+"""``bp check``: the project's main job. Is the hand derivation right, everywhere?
+
+What this module is for: running the reference implementation
+(``bp_manual.loss_grads_and_deltas``) through the auditor
+(:func:`bp_autodiff.audit`) on many random networks: for every hidden
+activation and every output/loss pair, ``--examples`` random architectures
+(1-4 weight layers, widths 1-8, bias on or off, batches 1-8; default 3), each with every
+named init scheme. Every gradient and delta is compared with JAX and every
+gradient with float64 central finite differences, at the tolerances of
+:mod:`bp_autodiff.tolerance`. :func:`check` returns the result;
+the command prints a summary table (or JSON) and exits 1 on any finding.
+
+What it is not for: auditing someone else's backward pass (``bp audit``).
+
+Cases whose ReLU pre-activations lie within rounding distance of the kink
+(where ``relu'(0)`` is a convention, not a derivative) are redrawn with a new
+batch up to five times, then skipped and counted as skipped (in practice: the
+``zeros`` init without biases, which puts every hidden pre-activation on the kink).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import numpy as np
+
+import bp_manual
+from bp_autodiff.audit import AuditReport, GradFn, audit
+from bp_autodiff.tolerance import kinks_are_clear
+from bp_manual import HIDDEN, INITIALIZERS, LOSSES, NetworkSpec
+
+MAX_LAYERS = 4
+MAX_WIDTH = 8
+MAX_BATCH = 8
+#: entries per array that get a finite difference (four loss evaluations each)
+FD_ENTRIES = 32
+
+
+@dataclass
+class Group:
+    """The cases of one hidden activation and output/loss pair."""
+
+    hidden: str
+    pair: str
+    cases: int = 0
+    skipped: int = 0
+    failed: int = 0
+    worst_jax_rel: float = 0.0
+    worst_jax_tol: float = 0.0
+    worst_fd_tol: float = 0.0
+    vacuous: int = 0
+    worst_case: str = ""
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+
+@dataclass
+class CheckResult:
+    """What :func:`check` found: one :class:`Group` per (hidden, output+loss), and totals."""
+
+    groups: list[Group]
+    seconds: float
+    dtype: str
+    examples: int
+    seed: int
+
+    @property
+    def cases(self) -> int:
+        return sum(g.cases for g in self.groups)
+
+    @property
+    def skipped(self) -> int:
+        return sum(g.skipped for g in self.groups)
+
+    @property
+    def failed(self) -> int:
+        return sum(g.failed for g in self.groups)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.cases > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "cases": self.cases,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 2),
+            "dtype": self.dtype,
+            "examples": self.examples,
+            "seed": self.seed,
+            "groups": [{**vars(g), "ok": g.ok} for g in self.groups],
+        }
+
+    def render(self) -> str:
+        head = (
+            "hidden",
+            "output + loss",
+            "cases",
+            "skipped",
+            "worst rel vs JAX",
+            "x tol JAX",
+            "x tol FD",
+            "vacuous",
+            "result",
+        )
+        rows = [head]
+        for g in self.groups:
+            rows.append(
+                (
+                    g.hidden,
+                    g.pair,
+                    str(g.cases),
+                    str(g.skipped),
+                    f"{g.worst_jax_rel:.2e}",
+                    f"{g.worst_jax_tol:.2g}",
+                    f"{g.worst_fd_tol:.2g}",
+                    str(g.vacuous),
+                    "pass" if g.ok else f"FAIL ({g.failed})",
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        worst = max(self.groups, key=lambda g: g.worst_jax_rel)
+        lines += [
+            "",
+            f"{self.cases} cases ({self.skipped} skipped: ReLU pre-activations on the kink), {self.dtype}, "
+            f"{self.seconds:.1f} s; tolerance vs JAX rtol {'1e-9' if self.dtype == 'float64' else 'derived per case'}, "
+            "vs finite differences as derived in bp_autodiff.tolerance",
+            f"worst relative error vs JAX {worst.worst_jax_rel:.2e} at {worst.worst_case}",
+            "'x tol' is the largest error as a fraction of its allowance (1 = at the tolerance); "
+            "'vacuous' counts comparisons where both sides were (almost) zero",
+        ]
+        for g in self.groups:
+            lines += [f"FAIL {f}" for f in g.failures[:5]]
+        lines.append("bp check: PASS, every gradient agrees" if self.ok else f"bp check: FAIL in {self.failed} cases")
+        return "\n".join(lines)
+
+
+def _architecture(rng: np.random.Generator, hidden: str, loss: str) -> tuple[NetworkSpec, int]:
+    n_layers = int(rng.integers(1, MAX_LAYERS + 1))
+    sizes = [int(s) for s in rng.integers(1, MAX_WIDTH + 1, n_layers)]
+    sizes.append(int(rng.integers(2 if loss == "cross_entropy" else 1, MAX_WIDTH + 1)))
+    spec = NetworkSpec(tuple(sizes), hidden=hidden, output=LOSSES[loss].output, loss=loss, bias=bool(rng.integers(2)))
+    return spec, int(rng.integers(1, MAX_BATCH + 1))
+
+
+def _batch(spec: NetworkSpec, rng: np.random.Generator, n: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    X: np.ndarray = rng.normal(0.0, 1.0, (n, spec.n_in)).astype(dtype)
+    Y: np.ndarray
+    if spec.loss == "mse":
+        Y = rng.normal(0.0, 1.0, (n, spec.n_out)).astype(dtype)
+    elif spec.loss == "cross_entropy":
+        Y = rng.integers(0, spec.n_out, n)
+    else:
+        Y = rng.uniform(0.0, 1.0, (n, spec.n_out)).astype(dtype)
+    return X, Y
+
+
+def _worst(report: AuditReport, witness: str, attr: str) -> float:
+    values = [getattr(c, attr) for c in report.comparisons if c.witness == witness and np.isfinite(getattr(c, attr))]
+    return max(values, default=0.0)
+
+
+def check(
+    examples: int = 3,
+    seed: int = 0,
+    dtype: type = np.float64,
+    progress: Callable[[int, int, str], None] | None = None,
+    *,
+    grad_fn: GradFn = bp_manual.loss_grads_and_deltas,
+    hidden: Sequence[str] | None = None,
+) -> CheckResult:
+    """Audit ``bp_manual`` on ``examples`` random architectures x every init x every activation x every loss.
+
+    Args:
+        examples: random architectures per (hidden activation, output/loss) pair, >= 1.
+        seed: seeds the one ``numpy.random.Generator`` everything is drawn from.
+        dtype: ``np.float64`` or ``np.float32`` (finite differences are float64 either way).
+        progress: called as ``progress(done, total, label)`` after each case.
+        grad_fn: the gradient function under test (keyword only; default the
+            reference implementation, with its deltas).
+        hidden: the hidden activations to run (keyword only; default all).
+
+    Returns:
+        A :class:`CheckResult`; ``result.ok`` when no case has a finding.
+    """
+    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
+        raise ValueError(f"examples must be an integer >= 1, got {examples!r}")
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    rng = np.random.default_rng(seed)
+    inits = sorted(INITIALIZERS)
+    pairs = [(name, loss.output) for name, loss in LOSSES.items()]
+    hiddens = sorted(HIDDEN) if hidden is None else list(hidden)
+    unknown = set(hiddens) - set(HIDDEN)
+    if unknown:
+        raise ValueError(f"unknown hidden activation {sorted(unknown)}; expected one of {sorted(HIDDEN)}")
+    total = len(hiddens) * len(pairs) * examples * len(inits)
+    done = 0
+    start = time.perf_counter()
+    groups: list[Group] = []
+    for act in hiddens:
+        for loss, output in pairs:
+            group = Group(act, f"{output}+{loss}")
+            groups.append(group)
+            for _ in range(examples):
+                spec, n = _architecture(rng, act, loss)
+                for init in inits:
+                    done += 1
+                    params = bp_manual.init_params(spec, init, rng, dtype)
+                    if spec.bias:
+                        params = [{**p, "b": rng.normal(0.0, 0.5, p["b"].shape).astype(dtype)} for p in params]
+                    for _attempt in range(5):
+                        X, Y = _batch(spec, rng, n, dtype)
+                        if kinks_are_clear(spec, params, X):
+                            break
+                    else:
+                        group.skipped += 1
+                        if progress:
+                            progress(done, total, f"{act} {group.pair}")
+                        continue
+                    where = f"sizes={spec.sizes} {act} {group.pair} bias={spec.bias} init={init} N={n}"
+                    report = audit(spec, params, X, Y, grad_fn, fd_max_entries=FD_ENTRIES)
+                    group.cases += 1
+                    rel = _worst(report, "jax", "max_rel")
+                    if rel >= group.worst_jax_rel:
+                        group.worst_jax_rel, group.worst_case = rel, where
+                    group.worst_jax_tol = max(group.worst_jax_tol, _worst(report, "jax", "fraction"))
+                    group.worst_fd_tol = max(group.worst_fd_tol, _worst(report, "fd", "fraction"))
+                    group.vacuous += sum(c.verdict == "vacuous" for c in report.comparisons)
+                    if not report.ok:
+                        group.failed += 1
+                        group.failures.append(f"{where}: " + "; ".join(f"{f.param} {f.kind}" for f in report.findings))
+                    if progress:
+                        progress(done, total, f"{act} {group.pair}")
+    return CheckResult(groups, time.perf_counter() - start, np.dtype(dtype).name, examples, seed)
+
+
+def progress_bar(stream: TextIO) -> Callable[[int, int, str], None]:
+    """A one-line progress bar on ``stream``, redrawn in place (one line per 10% when not a terminal)."""
+
+    tty = stream.isatty()
+    last = [-1]
+
+    def show(done: int, total: int, label: str) -> None:
+        width = 30
+        filled = width * done // total
+        bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:<40}"
+        if tty:
+            stream.write(f"\r{bar}" + ("\n" if done == total else ""))
+        elif 10 * done // total > last[0]:  # not a terminal (a log): one line per 10%
+            last[0] = 10 * done // total
+            stream.write(bar.rstrip() + "\n")
+        stream.flush()
+
+    return show
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``bp check`` to the ``bp`` parser."""
+    p = sub.add_parser(
+        "check",
+        help="check the hand-derived gradients against JAX and finite differences on many random networks",
+        description=(
+            "Audit bp_manual's backward pass on random architectures x every init scheme x every hidden "
+            "activation x every output/loss pair, against JAX and float64 central finite differences. "
+            "Exit status 1 if any gradient disagrees."
+        ),
+    )
+    p.add_argument(
+        "--examples", type=int, default=3, help="random architectures per activation and loss pair (default 3)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default float64")
+    p.add_argument(
+        "--hidden",
+        action="append",
+        choices=sorted(HIDDEN),
+        default=None,
+        help="only this hidden activation (repeatable; default all)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    p.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.examples < 1:
+        parser.error("--examples must be >= 1")
+    if args.seed < 0:
+        parser.error("--seed must be >= 0")
+    print(
+        "bp check: bp_manual's gradients vs JAX and finite differences, every activation x loss x init",
+        file=sys.stderr,
+    )
+    result = check(args.examples, args.seed, np.dtype(args.dtype).type, progress_bar(sys.stderr), hidden=args.hidden)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.render())
+    return 0 if result.ok else 1

@@ -1,0 +1,181 @@
+"""Tolerances for comparing two computations of the same gradient, derived here.
+
+What this module is for: the one tolerance policy that the tests
+(``tests/tolerances.py`` re-exports it), the auditor (:mod:`bp_autodiff.audit`)
+and ``bp check`` share. NumPy only; nothing here imports JAX.
+
+What it is not for: deciding *what* to compare (the auditor and the tests do).
+
+The comparison, per array (each ``W_l``, ``b_l``, ``delta_l``)::
+
+    |manual - reference| <= atol + rtol * |reference|   elementwise,
+    atol = rtol * max|reference|                          (the array's inf-norm)
+
+``atol`` is scaled by the array's norm because an entry that is small through
+cancellation (``dW_ij = sum_n delta_ni A_nj`` with terms of both signs) carries
+the absolute rounding error of its largest terms, not of its own size; the
+array's largest entry is the natural measure of those terms.
+
+Error model. Both sides evaluate the same mathematical expression in floating
+point with unit roundoff ``u`` (2**-53 for float64, 2**-24 for float32), in
+different orders (XLA fuses and reassociates). A dot product of length ``k``
+has a forward error of at most ``k u`` times ``|x| . |y|`` (Higham, *Accuracy
+and Stability of Numerical Algorithms*, 3.1); each element-wise step
+(activation, derivative, the product in the delta recursion) adds a few ``u``.
+Along the longest path of a step there are ``L`` forward products of length at
+most ``w + 1`` (width ``w``, plus the bias), ``L - 1`` backward products of the
+same length, about three element-wise operations per layer and direction, and
+the final sum over the batch, of length ``N``::
+
+    n_ops = 2 L (w + 4) + N
+
+First-order errors add along the path, so the relative error of a gradient
+array is at most about ``kappa * n_ops * u``, where ``kappa`` collects the
+amplification by cancellation and by the condition of ``exp``/``log``/``tanh``
+(about ``|Z|`` for pre-activations of order 1 to 10). We take ``kappa = 8``.
+
+float64: the largest case the tests draw (``L = 5``, ``w = 32``, ``N = 16``)
+gives ``8 * 376 * 1.1e-16 = 3.3e-13``. The project's bar is ``rtol = 1e-9``,
+3000 times above that bound: it cannot be met by luck, and a wrong gradient
+(an error of order 1 relative, or even 1e-6 from a float32 slip) fails it by
+orders of magnitude.
+
+float32: ``rtol = kappa * n_ops * 2**-24``, computed per case from its ``L``,
+``w`` and ``N``: from ``8 * 11 * 6e-8 = 5.2e-6`` for ``L = w = N = 1`` up to
+``8 * 376 * 6e-8 = 1.8e-4`` for the largest networks the tests draw.
+
+The kink margin for ReLU-like activations uses the forward half of the same
+model: ``|Z_manual - Z_ref| <= kappa * l (w + 4) u * (|A_{l-1}| |W_l|^T + |b_l|)``
+elementwise at layer ``l``; a pre-activation farther from 0 than that has the
+same sign on both sides, so both take the same branch of ``relu'``.
+
+Finite differences (the third witness, always in float64). With step ``h``,
+``D(h) = (L(t + h) - L(t - h)) / 2h = L'(t) + c h**2 + O(h**4)`` (Taylor, with
+``c = L'''(t) / 6``), plus the rounding of the two loss evaluations divided by
+``2h``. Rather than bound ``L'''`` a priori (it depends on the network), the
+truncation error is estimated from the same evaluations at ``2h``:
+``D(2h) - D(h) = 3 c h**2 + O(h**4)``, so ``|D(h) - L'| ~ |D(2h) - D(h)| / 3``.
+Each loss evaluation is a forward pass with ``n_ops`` as above, so its
+rounding error is at most ``kappa * n_ops * u * (1 + |L|)`` (the ``1 +``
+covers losses near 0 whose terms are not), and ``D(h)`` carries that divided by
+``h``. The allowance per element is ten times the sum (a safety factor for the
+first-order estimates), plus the manual side's own rounding (``rtol`` above,
+which matters for float32)::
+
+    allow_i = 10 * (|D(2h)_i - D(h)_i| / 3 + kappa * n_ops * u64 * (1 + |L|) / h)
+              + rtol * (max|D(h)| + |D(h)_i|)
+
+With ``h = 2**-17`` and ``n_ops`` around 100 the rounding part is about
+``1.2e-7 (1 + |L|)``, ten million times smaller than the ``O(|g|)`` errors a
+wrong derivation makes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from bp_manual.activations import HIDDEN
+from bp_manual.initializers import ParamsLike
+from bp_manual.network import forward
+from bp_manual.spec import NetworkSpec
+
+KAPPA = 8.0
+FLOAT64_RTOL = 1e-9
+#: Finite-difference step, about the optimum ``(3 c u / M3)**(1/3)`` for float64.
+FD_STEP = 2.0**-17
+#: Safety factor on the first-order finite-difference error estimates.
+FD_SAFETY = 10.0
+
+
+def unit_roundoff(dtype: DTypeLike) -> float:
+    """``u = eps / 2``: 2**-53 for float64, 2**-24 for float32."""
+    return float(np.finfo(dtype).eps) / 2
+
+
+def n_ops(sizes: tuple[int, ...], n_samples: int) -> int:
+    """``2 L (w + 4) + N`` with ``w`` the widest layer (see the module docstring)."""
+    L = len(sizes) - 1
+    return 2 * L * (max(sizes) + 4) + n_samples
+
+
+def gradient_rtol(sizes: tuple[int, ...], n_samples: int, dtype: DTypeLike) -> float:
+    """The relative tolerance for a gradient array of a network with ``sizes``.
+
+    ``1e-9`` for float64; ``kappa * n_ops * u`` for float32 (module docstring).
+    """
+    if np.dtype(dtype) == np.float64:
+        return FLOAT64_RTOL
+    return KAPPA * n_ops(sizes, n_samples) * unit_roundoff(dtype)
+
+
+def kink_margin(l: int, width: int, dtype: DTypeLike) -> float:
+    """Relative forward error bound of ``Z_l``: ``kappa * l (w + 4) u``."""
+    return KAPPA * l * (width + 4) * unit_roundoff(dtype)
+
+
+def fd_rounding(sizes: tuple[int, ...], n_samples: int, loss: float, h: float = FD_STEP) -> float:
+    """Rounding part of a float64 central difference: ``kappa n_ops u (1 + |L|) / h``."""
+    return KAPPA * n_ops(sizes, n_samples) * unit_roundoff(np.float64) * (1.0 + abs(loss)) / h
+
+
+def relative_errors(actual: NDArray[Any], reference: NDArray[Any]) -> NDArray[np.float64]:
+    """Elementwise ``|a_i - r_i| / (max|r| + |r_i|)``, the auditor's relative error.
+
+    Both arrays have the same shape; computed in float64. Where the denominator
+    is 0 (the whole reference is 0) the error is 0 if ``a_i == 0``, else inf.
+    The comparison ``close(a, r, rtol)`` holds exactly when every entry is
+    ``<= rtol``.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    err = np.abs(a - r)
+    denom = float(np.max(np.abs(r), initial=0.0)) + np.abs(r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(denom > 0, err / np.where(denom > 0, denom, 1.0), np.where(err == 0, 0.0, np.inf))
+    return np.asarray(rel, dtype=np.float64)
+
+
+def close(actual: NDArray[Any], reference: NDArray[Any], rtol: float) -> tuple[bool, float, float]:
+    """Check ``|actual - reference| <= rtol * (max|reference| + |reference|)``.
+
+    Returns ``(ok, rel, fraction)``: ``rel = max|actual - reference| / max|reference|``
+    (0/0 read as 0) and ``fraction``, the largest ratio of an element's error
+    to its allowance (<= 1 when ``ok``).
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if actual.shape != reference.shape:
+        return False, float("inf"), float("inf")
+    if not (np.all(np.isfinite(actual)) and np.all(np.isfinite(reference))):
+        return False, float("inf"), float("inf")
+    err = np.abs(actual - reference)
+    scale = float(np.max(np.abs(reference), initial=0.0))
+    if scale == 0.0:
+        ok = bool(np.all(err == 0.0))
+        return ok, (0.0 if ok else float("inf")), (0.0 if ok else float("inf"))
+    fraction = float(np.max(relative_errors(actual, reference), initial=0.0)) / rtol
+    return fraction <= 1.0, float(np.max(err, initial=0.0)) / scale, fraction
+
+
+def kinks_are_clear(spec: NetworkSpec, params: ParamsLike, X: object) -> bool:
+    """True when every pre-activation of a kinked hidden layer is farther from 0
+    than the forward rounding error could move it (see :func:`kink_margin`),
+    so a hand derivation and JAX take the same branch of ``relu'``.
+
+    ``params`` as for ``bp_manual.forward``; ``X (N, n_in)``.
+    """
+    if not HIDDEN[spec.hidden].kinked:
+        return True
+    _, cache = forward(spec, params, X)
+    width = max(spec.sizes)
+    dtype = cache[0].Z.dtype
+    for l, (layer, c) in enumerate(zip(params[:-1], cache[:-1], strict=True), start=1):
+        magnitude = np.abs(c.A_prev) @ np.abs(layer["W"]).T
+        if spec.bias:
+            magnitude = magnitude + np.abs(layer["b"])
+        if np.any(np.abs(c.Z) <= kink_margin(l, width, dtype) * magnitude):
+            return False
+    return True

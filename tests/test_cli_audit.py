@@ -1,0 +1,76 @@
+"""``bp check`` and ``bp audit`` from the command line, and ``check()`` catching a wrong gradient."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import bp_manual
+from bp_autodiff import catalog
+from bp_autodiff.check import check
+
+
+def _bp(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bp_autodiff.cli", *args], capture_output=True, text=True, check=False, cwd=cwd
+    )
+
+
+def test_check_catches_a_wrong_gradient_and_passes_the_right_one() -> None:
+    bad = check(1, seed=3, hidden=["tanh"], grad_fn=catalog.mse_without_half)
+    assert not bad.ok and bad.failed == bad.cases > 0
+    assert "FAIL" in bad.render()
+    good = check(1, seed=3, hidden=["tanh"])
+    assert good.ok and good.cases == bad.cases
+    assert all(g.worst_jax_tol <= 1 and g.worst_fd_tol <= 1 for g in good.groups)
+
+
+def test_bp_check_json() -> None:
+    result = _bp("check", "--examples", "1", "--seed", "1", "--hidden", "relu", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    assert data["ok"] and data["cases"] + data["skipped"] == 3 * 8  # 3 output/loss pairs x 8 init schemes
+    assert "24/24" in result.stderr  # the progress bar
+
+
+def test_bp_audit_flags_a_catalog_entry_and_passes_the_reference(tmp_path) -> None:
+    result = _bp("audit", "bp_autodiff.catalog:sum_instead_of_mean", "--sizes", "4,8,3", "--batch", "5")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "scale" in result.stdout and "c = 5 " in result.stdout
+    result = _bp("audit", "bp_manual:loss_and_grads", "--sizes", "3,4,2", "--hidden", "relu", "--no-bias")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "findings: none (ok)" in result.stdout
+    # a user's own file in the current directory, and the step mode chosen for a catalog update rule
+    (tmp_path / "mine.py").write_text(
+        "import bp_manual\n"
+        "def grads(spec, params, X, Y):\n"
+        "    loss, g = bp_manual.loss_and_grads(spec, params, X, Y)\n"
+        "    return loss, [{k: v.T if v.ndim == 2 else v for k, v in layer.items()} for layer in g]\n"
+    )
+    result = _bp("audit", "mine:grads", "--json", cwd=str(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert {f["kind"] for f in json.loads(result.stdout)["findings"]} == {"transpose"}
+    result = _bp(
+        "audit", "bp_autodiff.catalog:seed_published_train", "--hidden", "sigmoid", "--no-bias", "--batch", "1"
+    )
+    assert result.returncode == 1 and "ascent" in result.stdout, result.stdout + result.stderr
+
+
+def test_bp_audit_usage_errors_exit_2() -> None:
+    for args in (["nocolon"], ["no_such_module_xyz:f"], ["bp_manual:nope"], ["bp_manual:loss", "--sizes", "4"]):
+        result = _bp("audit", *args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert "error:" in result.stderr
+
+
+def test_catalog_example_problems_fit_their_spec() -> None:
+    for name in catalog.CATALOG:
+        spec, params, X, Y = catalog.example_problem(name)
+        assert X.dtype == np.float64 and X.shape == (catalog.EXAMPLES[name].batch, spec.n_in)
+        assert np.isfinite(bp_manual.loss(spec, params, X, Y))
+    with pytest.raises(ValueError, match="unknown catalog entry"):
+        catalog.example_problem("no_such_mistake")
