@@ -129,3 +129,11 @@ def test_fit_on_jax_gradients_tracks_fit_on_manual_ones() -> None:
         for key in a:
             assert float(np.max(np.abs(a[key] - b[key]))) <= FLOAT64_RTOL * float(np.max(np.abs(a[key])))
     np.testing.assert_allclose(h_j.loss, h_m.loss, rtol=FLOAT64_RTOL)
+
+
+@pytest.mark.parametrize("backend", ["manual", "jax", "both"])
+def test_divergence_exits_1_with_the_message_and_no_warning(backend: str, capsys) -> None:
+    argv = ["train", "--lr", "1e6", "--optimizer", "sgd", "--epochs", "3", "--backend", backend]
+    assert main(argv) == 1  # pyproject turns any NumPy warning into an error, so none was emitted
+    err = capsys.readouterr().err
+    assert "training diverged" in err and "step " in err

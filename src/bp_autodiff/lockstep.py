@@ -23,9 +23,9 @@ import numpy as np
 import bp_manual
 from bp_autodiff.grads import loss_and_grads as jax_loss_and_grads
 from bp_manual.initializers import Params, ParamsLike, as_generator
-from bp_manual.optim import Optimizer
+from bp_manual.optim import DivergedError, Optimizer
 from bp_manual.spec import NetworkSpec
-from bp_manual.train import Callback, _positive_int
+from bp_manual.train import Callback, _checked_loss_and_grads, _positive_int
 from bp_manual.validation import prepare_batch
 
 
@@ -79,7 +79,11 @@ def fit_lockstep(
         optimizer: the update rule for both sides (default plain SGD, lr 0.1).
         seed: the shuffles' seed (one permutation per epoch, shared).
         callback: ``callback(epoch, loss_manual, params_manual)`` after each epoch;
-            ``True`` stops.
+            a true return value stops.
+
+    Raises:
+        DivergedError: a step made the loss or the params non-finite on either
+            side (the message names the step).
     """
     X_, Y_ = prepare_batch(spec, params, X, Y)
     epochs = _positive_int("epochs", epochs)
@@ -91,16 +95,20 @@ def fit_lockstep(
     sm, sj = optimizer.init(pm), optimizer.init(pj)
     history = LockstepHistory()
     worst_abs, worst_rel = 0.0, 0.0
-    n = X_.shape[0]
+    n, dtype, step = X_.shape[0], X_.dtype, 0
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total_m = total_j = 0.0
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            loss_m, grads_m = bp_manual.loss_and_grads(spec, pm, X_[idx], Y_[idx])
-            loss_j, grads_j = jax_loss_and_grads(spec, pj, X_[idx], Y_[idx])
-            pm, sm = optimizer.update(pm, grads_m, sm)
-            pj, sj = optimizer.update(pj, grads_j, sj)
+            step += 1
+            try:  # the same checked step as bp_manual.fit, on each side
+                loss_m, grads_m = _checked_loss_and_grads(spec, pm, X_[idx], Y_[idx], None, optimizer.lr)
+                loss_j, grads_j = _checked_loss_and_grads(spec, pj, X_[idx], Y_[idx], jax_loss_and_grads, optimizer.lr)
+                pm, sm = optimizer._update(pm, grads_m, sm, dtype)
+                pj, sj = optimizer._update(pj, grads_j, sj, dtype)
+            except DivergedError as exc:
+                raise exc.at_step(step) from None
             total_m += float(loss_m) * len(idx)
             total_j += float(loss_j) * len(idx)
             d_abs, d_rel = _difference(pm, pj)
@@ -109,6 +117,6 @@ def fit_lockstep(
         history.loss_jax.append(total_j / n)
         history.max_abs_diff.append(worst_abs)
         history.max_rel_diff.append(worst_rel)
-        if callback is not None and callback(epoch, history.loss_manual[-1], pm) is True:
+        if callback is not None and callback(epoch, history.loss_manual[-1], pm):
             break
     return pm, pj, history

@@ -161,18 +161,27 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "callback": None if args.quiet else callback,
     }
     lockstep = None
-    if args.backend == "manual":
-        params, _ = bp_manual.fit(spec, params, ds.X_train, ds.y_train, **fit_kwargs)
-    elif args.backend == "jax":
-        import bp_autodiff
+    history = None
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, not warned
+            if args.backend == "manual":
+                params, history = bp_manual.fit(spec, params, ds.X_train, ds.y_train, **fit_kwargs)
+            elif args.backend == "jax":
+                import bp_autodiff
 
-        params, _ = bp_manual.fit(
-            spec, params, ds.X_train, ds.y_train, grads_fn=bp_autodiff.loss_and_grads, **fit_kwargs
-        )
-    else:
-        from bp_autodiff.lockstep import fit_lockstep
+                params, history = bp_manual.fit(
+                    spec, params, ds.X_train, ds.y_train, grads_fn=bp_autodiff.loss_and_grads, **fit_kwargs
+                )
+            else:
+                from bp_autodiff.lockstep import fit_lockstep
 
-        params, _, lockstep = fit_lockstep(spec, params, ds.X_train, ds.y_train, **fit_kwargs)
+                params, _, lockstep = fit_lockstep(spec, params, ds.X_train, ds.y_train, **fit_kwargs)
+    except bp_manual.DivergedError as exc:
+        print(f"bp train: {exc}", file=sys.stderr)
+        return 1
+    if history is not None and history.stop_reason not in (None, "callback"):
+        print(f"bp train: training stopped at {history.stop_reason}", file=sys.stderr)
+        return 1
     wall = time.perf_counter() - t0
 
     train_out, test_out = bp_manual.predict(spec, params, ds.X_train), bp_manual.predict(spec, params, ds.X_test)
