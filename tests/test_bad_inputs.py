@@ -38,6 +38,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "jax.loss_and_grads": bp_autodiff.loss_and_grads,
     "jax.loss_grads_and_deltas": bp_autodiff.loss_grads_and_deltas,
     "manual.fit": lambda spec, params, X, Y: bp_manual.fit(spec, params, X, Y, epochs=1, batch_size=2, seed=0),
+    "jax.audit": lambda spec, params, X, Y: bp_autodiff.audit(spec, params, X, Y),
 }
 #: entry points of an MLP holding the params
 METHODS: dict[str, Callable[..., Any]] = {
@@ -166,7 +167,15 @@ def bad_calls(draw: st.DrawFn) -> BadCall:
         kind = draw(
             st.sampled_from(["params_nan", "params_none", "params_str", "grads_dtype", "grads_str", "grads_nan"])
         )
-        step = draw(st.sampled_from([bp_manual.sgd_step, bp_autodiff.sgd_step]))
+        adam, heavy_ball = bp_manual.adam(0.01), bp_manual.momentum(0.1, 0.9)
+        rules: dict[str, Callable[..., Any]] = {
+            "bp_manual.sgd_step": bp_manual.sgd_step,
+            "bp_autodiff.sgd_step": bp_autodiff.sgd_step,
+            "adam().update": lambda p, g, lr: adam.update(p, g, adam.init(params)),
+            "momentum().update": lambda p, g, lr: heavy_ball.update(p, g, heavy_ball.init(params)),
+        }
+        rule = draw(st.sampled_from(sorted(rules)))
+        step = rules[rule]
         bad_p: Any = params
         bad_g: Any = grads
         if kind == "params_nan":
@@ -183,7 +192,7 @@ def bad_calls(draw: st.DrawFn) -> BadCall:
         else:
             bad_g, error = spoil_params("nan", grads, rng)
         names = "params" if kind.startswith("params") else "grads"
-        what = f"{step.__module__}.sgd_step with {kind}"
+        what = f"{rule} with {kind}"
         return BadCall(what, lambda: step(bad_p, bad_g, 0.1), error, names, [params, grads])
 
     if target == "bpnetwork":
