@@ -102,8 +102,14 @@ def delta_below(delta: Array, W: Array, f_prime: Array) -> Array:
 
 
 def layer_grads(delta: Array, A_prev: Array, bias: bool) -> dict[str, Array]:
-    """``dW_l = delta_l.T @ A_{l-1}`` ``(n_l, n_{l-1})`` and ``db_l = sum_rows delta_l`` ``(n_l,)``."""
-    dW = delta.T @ A_prev
+    """``dW_l = delta_l.T @ A_{l-1}`` ``(n_l, n_{l-1})`` and ``db_l = sum_rows delta_l`` ``(n_l,)``.
+
+    For one sample (``N = 1``) the product is an outer product, ``(n_l, 1) @ (1, n_{l-1})``,
+    which NumPy's matmul computes several times slower than broadcasting; it is
+    written as the broadcast product then, which gives the same numbers bit for
+    bit (each entry is a single multiplication either way).
+    """
+    dW = delta.T * A_prev if delta.shape[0] == 1 else delta.T @ A_prev
     return {"W": dW, "b": delta.sum(axis=0)} if bias else {"W": dW}
 
 

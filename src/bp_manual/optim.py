@@ -79,11 +79,11 @@ def check_update(new_params: ParamsLike, lr: float) -> None:
     One reduction per array (a sum is finite exactly when its terms are, unless
     they overflow it, which is divergence too); no temporary arrays.
     """
-    for l, layer in enumerate(new_params, start=1):
-        for key, value in layer.items():
-            with np.errstate(over="ignore", invalid="ignore"):
-                finite = np.isfinite(np.sum(value))
-            if not finite:
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = [[(key, value.sum()) for key, value in layer.items()] for layer in new_params]
+    for l, layer_sums in enumerate(sums, start=1):
+        for key, total in layer_sums:
+            if not np.isfinite(total):
                 raise DivergedError(f"{key}{l} (layer {l})", lr)
 
 
@@ -107,10 +107,23 @@ def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
     return _sgd_update(params, grads, check_update_args(params, grads, lr))
 
 
-def _sgd_update(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
-    """``sgd_step`` on arguments already checked (the training loop's own gradients)."""
+def _sgd_update(params: ParamsLike, grads: ParamsLike, lr: float, *, reuse_grads: bool = False) -> Params:
+    """``sgd_step`` on arguments already checked (the training loop's own gradients).
+
+    ``W - lr * dW`` is computed as ``step = lr * dW`` then ``W - step`` written
+    into ``step``'s memory: the same two roundings as the expression, one new
+    array instead of two. ``reuse_grads=True`` (a training step's own, fresh
+    gradients, never the caller's) writes into the gradient arrays themselves,
+    so the update allocates nothing.
+    """
+    new: Params = []
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_update
-        new: Params = [{key: p[key] - lr * g[key] for key in p} for p, g in zip(params, grads, strict=True)]
+        for p, g in zip(params, grads, strict=True):
+            layer = {}
+            for key in p:
+                step = np.multiply(g[key], lr, out=g[key] if reuse_grads else None)
+                layer[key] = np.subtract(p[key], step, out=step)
+            new.append(layer)
     check_update(new, lr)
     return new
 
