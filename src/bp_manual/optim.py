@@ -114,13 +114,17 @@ def _sgd_update(params: ParamsLike, grads: ParamsLike, lr: float, *, reuse_grads
     into ``step``'s memory: the same two roundings as the expression, one new
     array instead of two. ``reuse_grads=True`` (a training step's own, fresh
     gradients, never the caller's) writes into the gradient arrays themselves,
-    so the update allocates nothing.
+    so the update allocates nothing. Arrays of another library (JAX) get the
+    plain expression ``p - lr * g``.
     """
     new: Params = []
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_update
         for p, g in zip(params, grads, strict=True):
-            layer = {}
+            layer: dict[str, Array] = {}
             for key in p:
+                if not isinstance(g[key], np.ndarray):  # another array library's arrays: the plain expression
+                    layer[key] = p[key] - lr * g[key]
+                    continue
                 step = np.multiply(g[key], lr, out=g[key] if reuse_grads else None)
                 layer[key] = np.subtract(p[key], step, out=step)
             new.append(layer)
