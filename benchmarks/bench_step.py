@@ -2,13 +2,14 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_step.py [--quick] [--threads 1,2] [--out docs/performance-table.md]
+    .venv/bin/python benchmarks/bench_step.py [--quick] [--threads 1,2] [--out docs/performance.md]
 
 One run measures every row once per thread count (each in a fresh worker
 process whose BLAS, XLA and torch are limited to that many threads), then the
 property suite's throughput (two fresh pytest processes, the first with an
 empty JAX compilation cache, the second with the cache the first left), and
-writes one Markdown table. The workers run with
+writes one Markdown table (into ``--out``; in a file holding the markers
+``START``/``END`` below, such as ``docs/performance.md``, between them). The workers run with
 ``MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=1073741824``, which keep large
 temporaries mapped between steps, so runs agree within a few percent instead
 of swinging 2-7x with page faults (see ``shared/NOTES-performance.md``); this
@@ -270,8 +271,20 @@ def main() -> int:
     text = "\n".join(head + sections)
     print(text)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        write_table(Path(args.out), text)
     return 0
+
+
+START, END = "<!-- bench_step table: start -->", "<!-- bench_step table: end -->"
+
+
+def write_table(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``; in a file with the START/END markers, replace what lies between them."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if START in old and END in old:
+        head, rest = old.split(START, 1)
+        text = f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}"
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

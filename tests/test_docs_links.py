@@ -39,7 +39,7 @@ REQUIRED: list[tuple[str, str]] = [
     ("src/bp_manual/activations.py", "return A * (1.0 - A)"),
     ("src/bp_manual/activations.py", "return 1.0 - A * A"),
     ("src/bp_manual/activations.py", "return (Z > 0).astype(Z.dtype)"),
-    ("src/bp_manual/network.py", "dW = delta.T * A_prev if delta.shape[0] == 1 else delta.T @ A_prev"),
+    ("src/bp_manual/network.py", 'einsum("i,j->ij", delta[0], A_prev[0]) if one else delta.T @ A_prev'),
     ("src/bp_manual/network.py", 'return {"W": dW, "b": delta.sum(axis=0)} if bias else {"W": dW}'),
     # update and ordering
     ("src/bp_manual/optim.py", "step = np.multiply(g[key], lr, out=g[key] if reuse_grads else None)"),
