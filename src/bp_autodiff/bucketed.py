@@ -8,9 +8,9 @@ What this module is for: property tests draw hundreds of random networks, and
 from one executable per ``(dtype, bucket)``; all the networks the property
 tests draw share two executables (float32 and float64):
 
-- every width is padded to ``width_bucket`` (the next power of two, at least
-  :data:`WIDTH_FLOOR`) and the batch to ``batch_bucket`` (at least
-  :data:`BATCH_FLOOR`), with zeros;
+- every width is padded to one size (:func:`bucket`: the next power of two
+  of the widest layer, at least :data:`WIDTH_FLOOR`) and the batch likewise
+  (at least :data:`BATCH_FLOOR`), with zeros;
 - the depth is padded to at least :data:`DEPTH_FLOOR` weight layers by
   *identity layers* in front of the first real one: ``W = I``, ``b = 0`` and
   the identity activation, which pass ``X`` forward and the delta backward
@@ -39,7 +39,9 @@ unpadded witness):
   :mod:`bp_autodiff.tolerance` already allows for.
 
 What it is not for: users. It is the tests' fast witness; the public one is
-:func:`bp_autodiff.loss_grads_and_deltas`, whose results this equals.
+:func:`bp_autodiff.loss_grads_and_deltas`, whose results this equals. Compiled
+executables are capped by :class:`bp_autodiff.jitcache.bounded_jit` as
+everywhere else.
 """
 
 from __future__ import annotations
