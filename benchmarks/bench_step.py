@@ -2,18 +2,25 @@
 
 Run from the repository root:
 
-    MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 \\
-        .venv/bin/python benchmarks/bench_step.py [--quick] [--out docs/performance-table.md]
+    .venv/bin/python benchmarks/bench_step.py [--quick] [--threads 1,2] [--out docs/performance.md]
 
-The malloc settings keep large temporaries mapped between steps, so runs agree
-within a few percent instead of swinging 2-7x with page faults (see
-``shared/NOTES-performance.md``); the script reports whether they were set.
+One run measures every row once per thread count (each in a fresh worker
+process whose BLAS, XLA and torch are limited to that many threads), then the
+property suite's throughput (two fresh pytest processes, the first with an
+empty JAX compilation cache, the second with the cache the first left), and
+writes one Markdown table (into ``--out``; in a file holding the markers
+``START``/``END`` below, such as ``docs/performance.md``, between them). The workers run with
+``MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=1073741824``, which keep large
+temporaries mapped between steps, so runs agree within a few percent instead
+of swinging 2-7x with page faults (see ``shared/NOTES-performance.md``); this
+is a benchmark setting, not something the library needs, and the table says so.
 Every figure is the median of many single-step timings taken in one process,
 so ratios between columns are comparable; absolute times depend on the load,
-which is printed.
+which is printed at the start and end of each section.
 
 Columns:
 - ``manual``: ``bp_manual.train_step`` (validation, forward, backward, SGD update), NumPy.
+- ``MLP.step``: the same step through the object, whose params were checked when set.
 - ``manual jit``: the same Python kernels traced by ``jax.jit`` (loss_grads + update).
 - ``jax.grad jit``: ``jax.value_and_grad`` of ``bp_autodiff.network.loss`` + update, jitted.
 - ``torch``: autograd + in-place SGD, when torch is installed.
@@ -26,16 +33,22 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 import bp_manual
 
 SIZES = (784, 256, 10)
+ROOT = Path(__file__).resolve().parent.parent
+MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
 
 
 def median_time(fn: Callable[[], object], repeat: int, min_time: float = 0.2) -> float:
@@ -90,6 +103,7 @@ def torch_step(params: bp_manual.Params, X: np.ndarray, Y: np.ndarray, lr: float
         import torch  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     ts = [{k: torch.tensor(v, requires_grad=True) for k, v in layer.items()} for layer in params]
     tX, labels = torch.tensor(X), torch.tensor(Y.argmax(axis=1))
 
@@ -113,6 +127,8 @@ def measure_row(dtype: type, batch: int, rate: float, repeat: int, lr: float) ->
     spec, params, X, Y = problem(batch, dtype)
     bound = 2 * 2 * batch * SIZES[0] * SIZES[1] / rate
     t_manual = median_time(lambda: bp_manual.train_step(spec, params, X, Y, lr), repeat)
+    mlp = bp_manual.MLP.from_params(spec, params)
+    t_mlp = median_time(lambda: mlp.step(X, Y, lr), repeat)
     with jax.enable_x64(dtype == np.float64):
         manual_jit, autodiff_jit = jax_steps(spec, lr)
         jp = jax.tree.map(jax.numpy.asarray, params)
@@ -129,50 +145,146 @@ def measure_row(dtype: type, batch: int, rate: float, repeat: int, lr: float) ->
         return f"{t / t_manual:.2f}x" if t == t else "-"
 
     return (
-        f"| {np.dtype(dtype).name} | {batch} | {us(bound)} | {us(t_manual)} | {us(t_mjit)} | {us(t_ajit)} "
-        f"| {us(t_torch)} | {ratio(t_ajit)} | {ratio(t_torch)} | {bound / t_manual:.0%} |"
+        f"| {np.dtype(dtype).name} | {batch} | {us(bound)} | {us(t_manual)} | {us(t_mlp)} | {us(t_mjit)} "
+        f"| {us(t_ajit)} | {us(t_torch)} | {ratio(t_ajit)} | {ratio(t_torch)} | {bound / t_manual:.0%} |"
     )
+
+
+def seed_regime(repeat: int) -> list[str]:
+    """The seed's 784-32-64, one sample per update: ``BPNetwork.train`` and the jitted epoch (lax.scan)."""
+    import jax
+
+    from bp_autodiff import scan
+
+    net = bp_manual.BPNetwork(784, 32, 64, 0.01, seed=0)
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0, 1, 784), rng.normal(0, 1, 64)
+    t_seed = median_time(lambda: net.train(x, y), repeat)
+    n = 2000
+    X, Y = rng.uniform(0, 1, (n, 784)), rng.normal(0, 1, (n, 64))
+    spec, params = net.mlp.spec, net.mlp.params
+    with jax.enable_x64(True):
+        jp = jax.tree.map(jax.numpy.asarray, params)
+        jX, jY, lr = jax.numpy.asarray(X), jax.numpy.asarray(Y), jax.numpy.asarray(0.01)
+        t_scan = median_time(lambda: jax.block_until_ready(scan.epoch(spec, jp, jX, jY, lr)), 10) / n
+    return [
+        f"Seed regime (784-32-64, float64, one sample per update): `BPNetwork.train` {t_seed * 1e6:.1f} us per "
+        f"sample (target <= 40 us); jitted epoch (`bp_autodiff.scan`, lax.scan of the manual kernels over "
+        f"{n} samples already on the device) {t_scan * 1e6:.1f} us per sample (target about 8 us)."
+    ]
+
+
+def worker(quick: bool, threads: int) -> str:
+    """Every row at one thread count (the caller set the environment): a Markdown section."""
+    import jax
+
+    batches = (1, 16, 128) if quick else (1, 4, 16, 64, 128, 512)
+    repeat = 30 if quick else 100
+    lr = 0.01
+    lines = [
+        f"### {threads} thread{'s' if threads > 1 else ''} (BLAS, XLA and torch)",
+        "",
+        f"Load average at start: {os.getloadavg()[0]:.2f}.",
+    ]
+    table = [
+        "| dtype | batch | GEMM-bound | manual | MLP.step | manual jit | jax.grad jit | torch "
+        "| jax.grad / manual | torch / manual | manual GEMM fraction |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    rates = []
+    for dtype in (np.float64, np.float32):
+        rate = gemm_rate(dtype)
+        rates.append(f"{np.dtype(dtype).name} {rate / 1e9:.0f} GFLOP/s")
+        for batch in batches:
+            table.append(measure_row(dtype, batch, rate, repeat, lr))
+            print(table[-1], file=sys.stderr, flush=True)
+    lines += [f"GEMM rate (1024^3 NumPy matmul): {', '.join(rates)}.", "", *table, ""]
+    lines += seed_regime(repeat)
+    lines += ["", f"Load average at end: {os.getloadavg()[0]:.2f}.", ""]
+    del jax
+    return "\n".join(lines)
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ, **MALLOC)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    if threads == 1:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    return env
+
+
+def suite_rate(cache: str) -> tuple[float, int, float]:
+    """``(examples/s, examples, load)`` of ``test_manual_gradients_equal_jax`` in a fresh process."""
+    load = os.getloadavg()[0]
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=cache)
+    cmd = [sys.executable, "-m", "pytest", "tests/test_gradients_vs_jax.py", "-q", "-p", "no:cacheprovider"]
+    cmd += ["-k", "test_manual_gradients_equal_jax", "--durations=0", "--hypothesis-show-statistics"]
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False).stdout
+    seconds = sum(float(t) for t in re.findall(r"([0-9.]+)s call .*test_manual_gradients_equal_jax", out))
+    n = sum(int(k) for k in re.findall(r"(\d+) passing, ", out))
+    if " passed" not in out or seconds == 0 or n == 0:
+        raise RuntimeError(f"the property test did not pass:\n{out[-2000:]}")
+    return n / seconds, n, load
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer batch sizes and repeats")
+    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     parser.add_argument("--out", help="also write the Markdown table to this file")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--no-suite", action="store_true", help="skip the property-suite throughput")
     args = parser.parse_args()
+
+    if args.worker:
+        print(worker(args.quick, args.worker))
+        return 0
 
     import jax
 
-    batches = (1, 128) if args.quick else (1, 16, 128, 512)
-    repeat = 30 if args.quick else 100
-    lr = 0.01
-    lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; "
-        f"numpy {np.__version__}, jax {jax.__version__}; malloc thresholds "
-        f"{'set' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else 'NOT set'}.",
+    head = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
+        f"numpy {np.__version__}, jax {jax.__version__}. Medians of single-step timings; ratios within one "
+        f"section come from one process. Workers ran with `{' '.join(f'{k}={v}' for k, v in MALLOC.items())}` "
+        "(a benchmark setting; see `benchmarks/bench_step.py`).",
         "",
-        "| dtype | batch | GEMM-bound | manual | manual jit | jax.grad jit | torch "
-        "| jax.grad / manual | torch / manual | manual GEMM fraction |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for dtype in (np.float64, np.float32):
-        rate = gemm_rate(dtype)
-        lines.insert(1, f"GEMM rate ({np.dtype(dtype).name}, 1024^3 NumPy): {rate / 1e9:.0f} GFLOP/s.")
-        for batch in batches:
-            lines.append(measure_row(dtype, batch, rate, repeat, lr))
-            print(lines[-1], file=sys.stderr, flush=True)
-
-    # the seed's regime: 784-32-64, one sample per update
-    net = bp_manual.BPNetwork(784, 32, 64, 0.01, seed=0)
-    rng = np.random.default_rng(1)
-    x, y = rng.uniform(0, 1, 784), rng.normal(0, 1, 64)
-    t_seed = median_time(lambda: net.train(x, y), repeat)
-    lines += ["", f"Seed regime (BPNetwork.train, 784-32-64, one sample per update): {t_seed * 1e6:.1f} us per sample."]
-    text = "\n".join(lines)
+    sections = []
+    for threads in (int(t) for t in args.threads.split(",")):
+        cmd = [sys.executable, __file__, "--worker", str(threads)] + (["--quick"] if args.quick else [])
+        done = subprocess.run(cmd, cwd=ROOT, env=thread_env(threads), capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise RuntimeError(done.stderr[-3000:])
+        sections.append(done.stdout.strip() + "\n")
+    if not args.no_suite:
+        with tempfile.TemporaryDirectory() as cache:
+            cold, n, load_cold = suite_rate(cache)
+            warm, _, load_warm = suite_rate(cache)
+        sections.append(
+            "### Property suite\n\n"
+            f"`test_manual_gradients_equal_jax` ({n} examples, float64 and float32, random shapes up to 5 layers "
+            f"of width 32 and batch 16), each in a fresh pytest process: {cold:.0f} examples/s with an empty JAX "
+            f"compilation cache (load {load_cold:.2f}), {warm:.0f} examples/s with the cache the first run left "
+            f"(load {load_warm:.2f}).\n"
+        )
+    text = "\n".join(head + sections)
     print(text)
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+        write_table(Path(args.out), text)
     return 0
+
+
+START, END = "<!-- bench_step table: start -->", "<!-- bench_step table: end -->"
+
+
+def write_table(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``; in a file with the START/END markers, replace what lies between them."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if START in old and END in old:
+        head, rest = old.split(START, 1)
+        text = f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}"
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -9,16 +9,29 @@ Profiles (choose with ``HYPOTHESIS_PROFILE=...``):
 Both set ``deadline=None``: the first call for each new shape compiles a JAX
 function (about 0.15 s), which hypothesis's default 200 ms deadline would
 report as a flaky timing failure.
+
+JAX's persistent compilation cache is on for the tests (``.jax_cache/`` in the
+repository root unless ``JAX_COMPILATION_CACHE_DIR`` says otherwise; at most
+512 MB, least recently used entries dropped first), so a fresh test process
+loads the bucketed witness's few executables (``bp_autodiff.bucketed``) from
+disk instead of compiling them again.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import jax
 import pytest
 from hypothesis import HealthCheck, settings
 
 from tolerances import COUNTS, WORST
+
+if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    jax.config.update("jax_compilation_cache_dir", str(Path(__file__).resolve().parent.parent / ".jax_cache"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+jax.config.update("jax_compilation_cache_max_size", 512 * 2**20)
 
 CI_EXAMPLES = 100
 settings.register_profile(

@@ -35,6 +35,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "manual.loss_and_grads": bp_manual.loss_and_grads,
     "manual.loss_grads_and_deltas": bp_manual.loss_grads_and_deltas,
     "manual.loss": bp_manual.loss,
+    "manual.train_step": lambda spec, params, X, Y: bp_manual.train_step(spec, params, X, Y, 0.1),
     "jax.loss_and_grads": bp_autodiff.loss_and_grads,
     "jax.loss_grads_and_deltas": bp_autodiff.loss_grads_and_deltas,
     "manual.fit": lambda spec, params, X, Y: bp_manual.fit(spec, params, X, Y, epochs=1, batch_size=2, seed=0),

@@ -39,12 +39,13 @@ REQUIRED: list[tuple[str, str]] = [
     ("src/bp_manual/activations.py", "return A * (1.0 - A)"),
     ("src/bp_manual/activations.py", "return 1.0 - A * A"),
     ("src/bp_manual/activations.py", "return (Z > 0).astype(Z.dtype)"),
-    ("src/bp_manual/network.py", "dW = delta.T @ A_prev"),
+    ("src/bp_manual/network.py", 'einsum("i,j->ij", delta[0], A_prev[0]) if one else delta.T @ A_prev'),
     ("src/bp_manual/network.py", 'return {"W": dW, "b": delta.sum(axis=0)} if bias else {"W": dW}'),
     # update and ordering
-    ("src/bp_manual/optim.py", "new: Params = [{key: p[key] - lr * g[key] for key in p}"),
+    ("src/bp_manual/optim.py", "step = np.multiply(g[key], lr, out=g[key] if reuse_grads else None)"),
+    ("src/bp_manual/optim.py", "layer[key] = np.subtract(p[key], step, out=step)"),
     ("src/bp_manual/train.py", "loss, grads, _ = _loss_grads_and_deltas(spec, params, X, Y)"),
-    ("src/bp_manual/train.py", "return loss, _sgd_update(params, grads, lr)"),
+    ("src/bp_manual/train.py", "return loss, _sgd_update(params, grads, lr, reuse_grads=True)"),
     # the seed's errors, published and corrected
     ("src/bp_manual/seed_published.py", "self.w_hid2out += out_error * hid_outs.T * self.lr"),
     ("src/bp_manual/seed_published.py", "self.w_in2hid += (inputs * hid_error * self.lr).T"),

@@ -6,6 +6,12 @@ float64 and float32), ``bp_manual.loss_and_grads`` must equal
 ``bp_autodiff.loss_and_grads`` array by array, within the tolerance derived in
 ``tolerances.py``: ``rtol = 1e-9`` in float64. The per-layer deltas and one
 SGD step are held to the same standard.
+
+The central property reads JAX's side from ``bp_autodiff.bucketed`` (the same
+witness on shapes padded to a few buckets, so a fresh process compiles a
+handful of executables, not one per random shape); ``test_bucketed.py`` proves
+it equals the unpadded witness and that the padding cannot reach a real
+gradient.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from hypothesis import strategies as st
 
 import bp_autodiff
 import bp_manual
+from bp_autodiff import bucketed
 from strategies import Problem, examples, problems
 from tolerances import close, gradient_rtol, record, unit_roundoff
 
@@ -35,13 +42,22 @@ def _compare(key: str, problem: Problem, manual: list, reference: list, rtol: fl
             )
 
 
+#: The profile's examples per dtype: with the bucketed witness (two compiled
+#: executables, loaded from JAX's persistent cache) 200 examples take about 1 s,
+#: where they took about 45 s with one compile per shape. Running 4x as many
+#: (``examples(4)``, about 4 s) finds float32 cases beyond the derived tolerance
+#: (a saturated tanh', e.g. sizes (1, 1, 1), W = [[2.886]], [[-3.614]], X = 1.254:
+#: both sides within 3e-5 of the float64 truth, tolerance 1e-5); that is a gap in
+#: the tolerance model (``bp_autodiff.tolerance``; pinned below as a strict xfail),
+#: not a wrong gradient, so the count stays where the policy holds until it is fixed.
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@settings(max_examples=examples(1))
 @given(data=st.data())
 def test_manual_gradients_equal_jax(dtype: type, data: st.DataObject) -> None:
     problem = data.draw(problems(dtypes=(dtype,)))
     args = (problem.spec, problem.params, problem.X, problem.Y)
     loss_m, grads_m, deltas_m = bp_manual.loss_grads_and_deltas(*args)
-    loss_j, grads_j, deltas_j = bp_autodiff.loss_grads_and_deltas(*args)
+    loss_j, grads_j, deltas_j = bucketed.loss_grads_and_deltas(*args)
     rtol = gradient_rtol(problem.spec.sizes, problem.X.shape[0], problem.dtype)
 
     assert type(loss_m) is type(loss_j) is np.dtype(problem.dtype).type
@@ -79,7 +95,7 @@ def test_sgd_step_equals_jax(problem: Problem) -> None:
     lr = 0.1
     args = (problem.spec, problem.params, problem.X, problem.Y)
     _, grads_m = bp_manual.loss_and_grads(*args)
-    _, grads_j = bp_autodiff.loss_and_grads(*args)
+    _, grads_j = bucketed.loss_and_grads(*args)
     new_m = bp_manual.sgd_step(problem.params, grads_m, lr)
     new_j = bp_autodiff.sgd_step(problem.params, grads_j, lr)
     rtol = gradient_rtol(problem.spec.sizes, problem.X.shape[0], problem.dtype)
@@ -90,3 +106,27 @@ def test_sgd_step_equals_jax(problem: Problem) -> None:
             bound = lr * 2 * rtol * np.max(np.abs(g[key])) + 2 * u * np.max(np.abs(layer_j[key]))
             err = np.max(np.abs(layer_m[key].astype(np.float64) - layer_j[key]))
             assert err <= bound, (key, err, bound, problem.describe())
+
+
+@pytest.mark.xfail(strict=True, reason="tolerance-model gap: kappa = 8 does not cover a saturated tanh' in float32")
+def test_known_tolerance_gap_saturated_tanh_float32() -> None:
+    """A float32 case the derived tolerance rejects although both gradients are right.
+
+    ``Z_1 = 2.886 * 1.254 = 3.62``: ``tanh' = 1 - tanh**2 = 0.0029`` is computed
+    from ``tanh = 0.9985`` with a relative error amplified about 340 times, beyond
+    ``kappa = 8`` in ``bp_autodiff.tolerance``. Both sides are within 3.1e-5 of the
+    float64 value (checked below); the tolerance is 1e-5. Strict xfail: when the
+    model is fixed this test passes and must be turned into a plain test.
+    """
+    spec = bp_manual.NetworkSpec((1, 1, 1), hidden="tanh", output="sigmoid", loss="binary_cross_entropy", bias=False)
+    params = [{"W": np.array([[2.8862956]], np.float32)}, {"W": np.array([[-3.6142561]], np.float32)}]
+    X, Y = np.array([[1.2542965]], np.float32), np.array([[0.582162]], np.float32)
+    exact = bp_manual.loss_and_grads(
+        spec, [{"W": p["W"].astype(np.float64)} for p in params], X.astype(np.float64), Y.astype(np.float64)
+    )[1]
+    _, manual = bp_manual.loss_and_grads(spec, params, X, Y)
+    _, witness = bucketed.loss_and_grads(spec, params, X, Y)
+    for side in (manual, witness):  # both right to 4e-5 relative
+        assert close(side[0]["W"].astype(np.float64), exact[0]["W"], 4e-5)[0]
+    rtol = gradient_rtol(spec.sizes, 1, np.float32)
+    assert close(manual[0]["W"], witness[0]["W"], rtol)[0]

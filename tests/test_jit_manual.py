@@ -3,8 +3,9 @@
 ``bp_manual``'s kernels use the array namespace of their inputs, so
 ``jax.jit(bp_manual.loss_grads_and_deltas, static_argnums=0)`` traces the same
 Python code into XLA. Its results must equal ``jax.value_and_grad``'s
-(``bp_autodiff``) within the tolerances of ``tolerances.py``: XLA may fuse and
-reorder the hand-derived arithmetic, which the rounding model there covers.
+(``bp_autodiff``, in its bucketed form: see ``test_bucketed.py``) within the
+tolerances of ``tolerances.py``: XLA may fuse and reorder the hand-derived
+arithmetic, which the rounding model there covers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 import bp_autodiff
 import bp_manual
+from bp_autodiff import bucketed
 from bp_autodiff.jitcache import bounded_jit
 from strategies import Problem, examples, problems
 from tolerances import close, gradient_rtol, record
@@ -34,7 +36,7 @@ def test_jitted_manual_gradients_equal_jax(dtype: type, data: st.DataObject) -> 
         params = jax.tree.map(jnp.asarray, problem.params)
         loss, grads, deltas = _manual_jit(problem.spec, params, jnp.asarray(problem.X), jnp.asarray(problem.Y))
         assert isinstance(grads[0]["W"], jax.Array) and grads[0]["W"].dtype == np.dtype(dtype)
-    loss_j, grads_j, deltas_j = bp_autodiff.loss_grads_and_deltas(problem.spec, problem.params, problem.X, problem.Y)
+    loss_j, grads_j, deltas_j = bucketed.loss_grads_and_deltas(problem.spec, problem.params, problem.X, problem.Y)
     rtol = gradient_rtol(problem.spec.sizes, problem.X.shape[0], dtype)
     pairs = [("loss", np.array([loss]), np.array([loss_j]))]
     for l, (g, r) in enumerate(zip(grads, grads_j, strict=True), start=1):

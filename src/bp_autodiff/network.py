@@ -46,14 +46,21 @@ OUTPUTS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 def layers(
-    spec: NetworkSpec, params: JParams, X: jax.Array, probes: Sequence[jax.Array] | None = None
+    spec: NetworkSpec,
+    params: JParams,
+    X: jax.Array,
+    probes: Sequence[jax.Array] | None = None,
+    hidden: Callable[[int, jax.Array], jax.Array] | None = None,
 ) -> list[tuple[jax.Array, jax.Array]]:
     """``[(Z_l, A_l) for l = 1..L]``, each ``(N, n_l)``: the forward pass, the only loop over layers here.
 
     ``probes``, if given, are added to each ``Z_l`` (``(N, n_l)`` each, zeros
     in use): differentiating with respect to them gives the deltas ``dL/dZ_l``.
-    Unused outputs (e.g. ``A_L`` when only the logits are needed) are dropped
-    by XLA under ``jax.jit``.
+    ``hidden``, if given, is ``(l, Z_l) -> A_l`` for the hidden layers in place
+    of ``HIDDEN[spec.hidden]`` (the bucketed witness, :mod:`bp_autodiff.bucketed`,
+    picks one of ``HIDDEN``'s functions per layer at run time). Unused outputs
+    (e.g. ``A_L`` when only the logits are needed) are dropped by XLA under
+    ``jax.jit``.
     """
     f = HIDDEN[spec.hidden]
     out = []
@@ -64,7 +71,12 @@ def layers(
             Z = Z + layer["b"]
         if probes is not None:
             Z = Z + probes[l - 1]
-        A = OUTPUTS[spec.output](Z) if l == spec.n_layers else f(Z)
+        if l == spec.n_layers:
+            A = OUTPUTS[spec.output](Z)
+        elif hidden is None:
+            A = f(Z)
+        else:
+            A = hidden(l, Z)
         out.append((Z, A))
     return out
 
@@ -79,21 +91,33 @@ def forward(spec: NetworkSpec, params: JParams, X: jax.Array) -> jax.Array:
     return layers(spec, params, X)[-1][1]
 
 
-def loss_from_logits(spec: NetworkSpec, Z: jax.Array, Y: jax.Array) -> jax.Array:
+def loss_from_logits(
+    spec: NetworkSpec, Z: jax.Array, Y: jax.Array, rows: jax.Array | None = None, cols: jax.Array | None = None
+) -> jax.Array:
     """The batch-mean loss from the output logits ``Z (N, n_out)`` and targets ``Y (N, n_out)``.
 
     - ``mse``: ``sum((Z - Y)**2) / (2N)``;
     - ``cross_entropy``: ``-sum(Y * log_softmax(Z)) / N``;
     - ``binary_cross_entropy``: ``-sum(Y log sigmoid(Z) + (1 - Y) log sigmoid(-Z)) / N``.
+
+    ``rows (N,)`` and ``cols (n_out,)``, boolean masks given together, are for
+    shapes padded to buckets (:mod:`bp_autodiff.bucketed`): only real rows and
+    columns enter the sums, the softmax runs over real columns only, and ``N``
+    is the number of real rows. Without them every entry is real.
     """
-    N = Z.shape[0]
     if spec.loss == "mse":
-        return jnp.sum(jnp.square(Z - Y)) / (2 * N)
-    if spec.loss == "cross_entropy":
-        return -jnp.sum(Y * jax.nn.log_softmax(Z, axis=-1)) / N
-    if spec.loss == "binary_cross_entropy":
-        return -jnp.sum(Y * jax.nn.log_sigmoid(Z) + (1 - Y) * jax.nn.log_sigmoid(-Z)) / N
-    raise ValueError(f"unknown loss {spec.loss!r}")
+        terms, scale = jnp.square(Z - Y), 2
+    elif spec.loss == "cross_entropy":
+        terms, scale = Y * jax.nn.log_softmax(Z, axis=-1, where=cols), -1
+    elif spec.loss == "binary_cross_entropy":
+        terms, scale = Y * jax.nn.log_sigmoid(Z) + (1 - Y) * jax.nn.log_sigmoid(-Z), -1
+    else:
+        raise ValueError(f"unknown loss {spec.loss!r}")
+    if rows is None or cols is None:
+        return jnp.sum(terms) / (scale * Z.shape[0])
+    # a padded entry's term may be -inf or NaN (softmax over real columns only); where() keeps it out
+    real = rows[:, None] & cols[None, :]
+    return jnp.sum(jnp.where(real, terms, 0)) / (scale * jnp.sum(rows, dtype=Z.dtype))
 
 
 def loss(spec: NetworkSpec, params: JParams, X: jax.Array, Y: jax.Array) -> jax.Array:

@@ -100,7 +100,7 @@ class BPNetwork:
         W = as_weight(name, value, old.shape, old.dtype)  # a checked copy: the caller's array stays theirs
         params = list(self._mlp.params)
         params[layer] = {"W": W}
-        self._mlp.params = params
+        self._mlp._params = params  # W is checked above and the other layer is the MLP's own
 
     @property
     def w_in2hid(self) -> Array:
@@ -139,7 +139,7 @@ class BPNetwork:
         """
         X = self._one_sample(inputs_org, "inputs_org")
         Y = as_targets(self._mlp.spec, groundtruth_org, 1, self.w_in2hid.dtype, name="groundtruth_org")
-        return float(self._mlp.step(X, Y, self.learning_rate))
+        return float(self._mlp._step(X, Y, check_lr(self.learning_rate, name="learning_rate")))
 
     def run(self, inputs_org: object) -> Array:
         """The prediction as a column ``(output_nodes, 1)``, like the seed's.

@@ -21,7 +21,7 @@ from bp_manual import network, saving, train
 from bp_manual.initializers import Initializer, Params, ParamsLike, init_params
 from bp_manual.optim import DivergedError, Optimizer, OptState
 from bp_manual.spec import NetworkSpec
-from bp_manual.validation import check_params, check_spec
+from bp_manual.validation import as_inputs, as_targets, check_lr, check_params, check_spec
 
 Array = NDArray[np.floating]
 
@@ -39,7 +39,13 @@ class MLP:
     Attributes:
         spec: the ``NetworkSpec``.
         params: ``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]``; replaced (never
-            modified in place) by ``step`` and ``fit``.
+            modified in place) by ``step`` and ``fit``. Assigning it checks the
+            new value against ``spec`` (structure, shapes, dtype, finite values),
+            so every params an ``MLP`` holds came through a checked path; that
+            is why ``step`` does not check them again on every update. (Writing
+            NaN into one of the arrays in place bypasses the check; the next
+            ``step`` then stops with ``DivergedError``, because a non-finite
+            weight always makes the updated weights non-finite.)
         steps: the number of updates ``step`` has applied (``fit`` does not count).
     """
 
@@ -56,7 +62,7 @@ class MLP:
         dtype: DTypeLike = np.float64,
     ) -> None:
         self.spec = NetworkSpec(tuple(sizes), hidden=hidden, output=output, loss=loss, bias=bias)
-        self.params: Params = init_params(self.spec, init, seed, dtype)
+        self._params: Params = init_params(self.spec, init, seed, dtype)
         self.steps = 0
 
     @classmethod
@@ -64,9 +70,19 @@ class MLP:
         """An ``MLP`` around existing ``params`` (checked against ``spec``, not copied)."""
         check_params(check_spec(spec), params)
         self = cls.__new__(cls)
-        self.spec, self.params = spec, [dict(layer) for layer in params]
+        self.spec, self._params = spec, [dict(layer) for layer in params]
         self.steps = 0
         return self
+
+    @property
+    def params(self) -> Params:
+        """``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]``, float32 or float64 (see the class docstring)."""
+        return self._params
+
+    @params.setter
+    def params(self, value: ParamsLike) -> None:
+        check_params(self.spec, value)
+        self._params = [dict(layer) for layer in value]
 
     def __repr__(self) -> str:
         dtype = self.params[0]["W"].dtype
@@ -95,8 +111,18 @@ class MLP:
             DivergedError: the update would make the params non-finite (it
                 names the step and the layer).
         """
+        dtype = self._params[0]["W"].dtype
+        X_ = as_inputs(self.spec, X, dtype)
+        return self._step(X_, as_targets(self.spec, Y, X_.shape[0], dtype), check_lr(lr))
+
+    def _step(self, X: Array, Y: Array, lr: float) -> np.floating:
+        """:meth:`step` on ``X (N, n_in)``, ``Y (N, n_out)`` and ``lr`` already checked.
+
+        The params are not checked again (the object only ever holds checked
+        params: see the class docstring); the step's divergence check still runs.
+        """
         try:
-            loss, self.params = train.train_step(self.spec, self.params, X, Y, lr)
+            loss, self._params = train._train_step(self.spec, self._params, X, Y, lr)
         except DivergedError as exc:
             raise exc.at_step(self.steps + 1) from None
         self.steps += 1
@@ -119,7 +145,7 @@ class MLP:
 
         See :func:`bp_manual.train.fit`. Returns the per-epoch history.
         """
-        self.params, history = train.fit(
+        self._params, history = train.fit(
             self.spec,
             self.params,
             X,

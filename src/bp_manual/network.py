@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import Params, ParamsLike
 from bp_manual.losses import LOSSES, OUTPUTS
+from bp_manual.namespace import namespace
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import as_inputs, check_params, check_spec, prepare_batch
 
@@ -102,8 +103,17 @@ def delta_below(delta: Array, W: Array, f_prime: Array) -> Array:
 
 
 def layer_grads(delta: Array, A_prev: Array, bias: bool) -> dict[str, Array]:
-    """``dW_l = delta_l.T @ A_{l-1}`` ``(n_l, n_{l-1})`` and ``db_l = sum_rows delta_l`` ``(n_l,)``."""
-    dW = delta.T @ A_prev
+    """``dW_l = delta_l.T @ A_{l-1}`` ``(n_l, n_{l-1})`` and ``db_l = sum_rows delta_l`` ``(n_l,)``.
+
+    For one sample (``N = 1``) the product is the outer product
+    ``dW_ij = delta_i * A_prev_j``, which NumPy's matmul (inner dimension 1)
+    computes about 2.5 times slower than ``einsum``'s outer-product loop (and
+    broadcasting ``delta.T * A_prev`` about 2 times slower): it is written as
+    that ``einsum`` then, which gives the same numbers bit for bit (each entry
+    is a single multiplication either way).
+    """
+    one = delta.shape[0] == 1  # one sample: dW is the outer product of delta_1 and a_1
+    dW = namespace(delta).einsum("i,j->ij", delta[0], A_prev[0]) if one else delta.T @ A_prev
     return {"W": dW, "b": delta.sum(axis=0)} if bias else {"W": dW}
 
 

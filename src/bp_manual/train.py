@@ -20,7 +20,7 @@ from bp_manual.initializers import Params, ParamsLike, as_generator
 from bp_manual.network import _loss_grads_and_deltas
 from bp_manual.optim import DivergedError, Optimizer, OptState, _sgd_update, sgd
 from bp_manual.spec import NetworkSpec
-from bp_manual.validation import check_lr, prepare_batch
+from bp_manual.validation import as_inputs, as_targets, check_lr, check_params, check_spec, prepare_batch
 
 Array = NDArray[np.floating]
 
@@ -65,17 +65,33 @@ def train_step(spec: NetworkSpec, params: ParamsLike, X: object, Y: object, lr: 
     :func:`bp_manual.loss_and_grads`.
 
     Raises:
-        TypeError / ValueError: bad inputs (named), before anything is computed.
+        TypeError / ValueError: bad inputs (named); nothing is returned or changed.
         DivergedError: the loss or the new params would be NaN or inf; NumPy's
             overflow warnings on the way there are suppressed in favour of it.
+
+    Speed: ``X``, ``Y``, ``lr`` and the structure, shapes and dtype of
+    ``params`` are checked before anything is computed. The *values* of
+    ``params`` (a full pass over every weight) are checked only if the step
+    fails: a NaN or inf in ``params`` always reaches the new params
+    (``p - lr * g`` keeps it), so the divergence check catches it, and then
+    the ``ValueError`` naming ``params`` is raised instead of ``DivergedError``.
     """
-    X_, Y_ = prepare_batch(spec, params, X, Y)
-    return _train_step(spec, params, X_, Y_, check_lr(lr))
+    check_spec(spec)
+    dtype = check_params(spec, params, values=False)
+    X_ = as_inputs(spec, X, dtype)
+    Y_ = as_targets(spec, Y, X_.shape[0], dtype)
+    lr = check_lr(lr)
+    try:
+        return _train_step(spec, params, X_, Y_, lr)
+    except DivergedError:
+        check_params(spec, params)  # non-finite params are the bad argument, not a divergence
+        raise
 
 
 def _train_step(spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, lr: float) -> tuple[np.floating, Params]:
+    """The step on checked ``X``, ``Y`` and ``lr`` and well-formed ``params`` (values unchecked: see ``train_step``)."""
     loss, grads = _checked_loss_and_grads(spec, params, X, Y, None, lr)
-    return loss, _sgd_update(params, grads, lr)
+    return loss, _sgd_update(params, grads, lr, reuse_grads=True)  # the gradients are this step's own
 
 
 def _checked_loss_and_grads(

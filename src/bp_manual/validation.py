@@ -124,14 +124,16 @@ def _check_array(where: str, arr: object, shape: tuple[int, ...]) -> np.dtype[An
     return np.dtype(arr.dtype)
 
 
-def _check_dtype_and_values(name: str, arrays: list[tuple[str, Any]]) -> np.dtype[np.floating]:
+def _check_dtype_and_values(
+    name: str, arrays: list[tuple[str, Any]], check_values: bool = True
+) -> np.dtype[np.floating]:
     dtypes = {np.dtype(arr.dtype) for _, arr in arrays}
     if len(dtypes) != 1:
         raise TypeError(f"{name} mix dtypes {sorted(str(d) for d in dtypes)}; use one of float32, float64")
     (dtype,) = dtypes
     if dtype not in DTYPES:
         raise TypeError(f"{name} have dtype {dtype}; expected float32 or float64")
-    for where, arr in arrays:
+    for where, arr in arrays if check_values else ():
         values = _values(arr)
         if values is not None:
             _finite(where, values)
@@ -147,13 +149,17 @@ def _layer_list(name: str, params: object) -> list[Any]:
     return list(params)
 
 
-def check_params(spec: NetworkSpec, params: object, name: str = "params") -> np.dtype[np.floating]:
+def check_params(
+    spec: NetworkSpec, params: object, name: str = "params", *, values: bool = True
+) -> np.dtype[np.floating]:
     """Check ``params`` against ``spec`` and return their common dtype.
 
     ``params`` must be a list (or tuple) of ``spec.n_layers`` dicts with keys
     exactly ``{"W", "b"}`` (``{"W"}`` without bias), ``W_l`` of shape
     ``(sizes[l], sizes[l-1])``, ``b_l`` of shape ``(sizes[l],)``, all arrays of
-    one dtype, float32 or float64, with finite values.
+    one dtype, float32 or float64, with finite values (``values=False``: the
+    structure, shapes and dtype only; the training step uses it and checks the
+    values only if the step fails, see :func:`bp_manual.train.train_step`).
     """
     layers = _layer_list(name, params)
     if len(layers) != spec.n_layers:
@@ -167,7 +173,7 @@ def check_params(spec: NetworkSpec, params: object, name: str = "params") -> np.
             if key in keys:
                 _check_array(f"{name}[{i}][{key!r}]", layer[key], shape)
                 arrays.append((f"{name}[{i}][{key!r}]", layer[key]))
-    return _check_dtype_and_values(name, arrays)
+    return _check_dtype_and_values(name, arrays, values)
 
 
 def check_update_args(params: object, grads: object, lr: object) -> float:
