@@ -26,7 +26,7 @@ import bp_autodiff
 from bp_autodiff import bucketed
 from bp_manual.validation import prepare_batch
 from strategies import Problem, examples, problems
-from tolerances import close, gradient_rtol, record
+from tolerances import close, problem_rtol, record
 
 
 @settings(max_examples=examples(0.3))
@@ -35,7 +35,7 @@ def test_bucketed_witness_equals_the_unpadded_one(problem: Problem) -> None:
     args = (problem.spec, problem.params, problem.X, problem.Y)
     loss_b, grads_b, deltas_b = bucketed.loss_grads_and_deltas(*args)
     loss_u, grads_u, deltas_u = bp_autodiff.loss_grads_and_deltas(*args)
-    rtol = gradient_rtol(problem.spec.sizes, problem.X.shape[0], problem.dtype)
+    rtol = problem_rtol(problem)
     assert type(loss_b) is type(loss_u)
     pairs = [("loss", np.array([loss_b]), np.array([loss_u]))]
     for l, (gb, gu) in enumerate(zip(grads_b, grads_u, strict=True), start=1):

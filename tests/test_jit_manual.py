@@ -22,7 +22,7 @@ import bp_manual
 from bp_autodiff import bucketed
 from bp_autodiff.jitcache import bounded_jit
 from strategies import Problem, examples, problems
-from tolerances import close, gradient_rtol, record
+from tolerances import close, problem_rtol, record
 
 _manual_jit = bounded_jit(bp_manual.loss_grads_and_deltas, static_argnums=(0,))
 
@@ -37,7 +37,7 @@ def test_jitted_manual_gradients_equal_jax(dtype: type, data: st.DataObject) -> 
         loss, grads, deltas = _manual_jit(problem.spec, params, jnp.asarray(problem.X), jnp.asarray(problem.Y))
         assert isinstance(grads[0]["W"], jax.Array) and grads[0]["W"].dtype == np.dtype(dtype)
     loss_j, grads_j, deltas_j = bucketed.loss_grads_and_deltas(problem.spec, problem.params, problem.X, problem.Y)
-    rtol = gradient_rtol(problem.spec.sizes, problem.X.shape[0], dtype)
+    rtol = problem_rtol(problem)
     pairs = [("loss", np.array([loss]), np.array([loss_j]))]
     for l, (g, r) in enumerate(zip(grads, grads_j, strict=True), start=1):
         pairs += [(f"{k}{l}", np.asarray(g[k]), r[k]) for k in r]

@@ -20,6 +20,7 @@ from bp_autodiff.tolerance import (
     kinks_are_clear,
     n_ops,
     relative_errors,
+    saturation,
     unit_roundoff,
 )
 
@@ -33,8 +34,10 @@ __all__ = [
     "kink_margin",
     "kinks_are_clear",
     "n_ops",
+    "problem_rtol",
     "record",
     "relative_errors",
+    "saturation",
     "unit_roundoff",
 ]
 
@@ -48,3 +51,9 @@ def record(key: str, rel: float, fraction: float, what: str) -> None:
     COUNTS[key] += 1
     if key not in WORST or rel > WORST[key][0]:
         WORST[key] = (rel, fraction, what)
+
+
+def problem_rtol(problem: object) -> float:
+    """``gradient_rtol`` for a drawn ``strategies.Problem``, with its saturation term."""
+    spec, params, X, Y = problem.spec, problem.params, problem.X, problem.Y  # type: ignore[attr-defined]
+    return gradient_rtol(spec.sizes, X.shape[0], X.dtype, saturation(spec, params, X, Y))
