@@ -89,7 +89,15 @@ from numpy.typing import NDArray
 
 import bp_manual
 from bp_autodiff import grads as jax_grads
-from bp_autodiff.tolerance import FD_SAFETY, FD_STEP, fd_rounding, gradient_rtol, kinks_are_clear, relative_errors
+from bp_autodiff.tolerance import (
+    FD_SAFETY,
+    FD_STEP,
+    fd_rounding,
+    gradient_rtol,
+    kinks_are_clear,
+    relative_errors,
+    saturation,
+)
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import Params, ParamsLike
 from bp_manual.network import _forward, _loss_from_cache, backward, delta_below, layer_grads
@@ -722,7 +730,7 @@ def audit(
         raise ValueError(f"fd_max_entries must be an integer >= 1, got {fd_max_entries!r}")
     dtype = X_.dtype
     N = X_.shape[0]
-    rtol = gradient_rtol(spec.sizes, N, dtype)
+    rtol = gradient_rtol(spec.sizes, N, dtype, saturation(spec, params, X_, Y_))
     who = name or _name(grad_fn)
     report = AuditReport(who, "gradients", spec, np.dtype(dtype).name, N, rtol)
 
@@ -987,7 +995,7 @@ def audit_step(
     lr = check_lr(lr)
     dtype = X_.dtype
     N = X_.shape[0]
-    rtol = gradient_rtol(spec.sizes, N, dtype)
+    rtol = gradient_rtol(spec.sizes, N, dtype, saturation(spec, params, X_, Y_))
     u = float(np.finfo(dtype).eps) / 2
     who = name or _name(step_fn)
     report = AuditReport(who, "step", spec, np.dtype(dtype).name, N, rtol)
