@@ -193,3 +193,53 @@ def test_docstrings_state_the_variance() -> None:
     for name, init in bp_manual.INITIALIZERS.items():
         assert init.__doc__ and "Var(W)" in init.__doc__, name
     assert initializers.seed.__doc__ is not None and "fan_out**-0.5" in initializers.seed.__doc__
+
+
+#: Var(W) = scale / n for each mode, written from the definition (not from the code).
+MODE_N = {
+    "fan_in": lambda fi, fo: fi,
+    "fan_out": lambda fi, fo: fo,
+    "fan_avg": lambda fi, fo: (fi + fo) / 2,
+}
+
+
+@pytest.mark.parametrize("distribution", ["normal", "uniform"])
+@pytest.mark.parametrize("mode", sorted(MODE_N))
+@given(scale=st.sampled_from([0.5, 1.0, 2.0, 3.0]), seed=st.integers(0, 2**32 - 1))
+def test_variance_scaling_draws_scale_over_n(mode: str, distribution: str, scale: float, seed: int) -> None:
+    """An initializer built now (not one of the named ones built at import) draws ``Var(W) = scale / n``.
+
+    Same statistical bounds as ``test_sample_variance_and_distribution_match_formula``
+    (6 standard deviations of ``mean(W**2)``; the KS threshold), on a
+    non-square ``(150, 300)`` so that the three modes give three variances.
+    """
+    fan_out, fan_in = 150, 300
+    init = bp_manual.variance_scaling(scale, mode, distribution)
+    W = init(np.random.default_rng(seed), (fan_out, fan_in), np.float64)
+    assert W.shape == (fan_out, fan_in) and W.dtype == np.float64
+    s2 = scale / MODE_N[mode](fan_in, fan_out)
+    kurtosis = 3.0 if distribution == "normal" else 9 / 5
+    n = W.size
+    assert abs(np.mean(W * W) - s2) <= 6 * s2 * math.sqrt((kurtosis - 1) / n), (np.mean(W * W), s2)
+    assert abs(np.mean(W)) <= 6 * math.sqrt(s2 / n)
+    assert ks_statistic(W, s2, distribution) <= KS_THRESHOLD
+    assert init.__name__ == f"variance_scaling({scale!r}, {mode!r}, {distribution!r})"
+    assert init.__doc__ == f"Draw W (fan_out, fan_in) with mean 0 and Var(W) = {scale!r} / {mode} ({distribution})."
+
+
+def test_variance_scaling_defaults_to_fan_in_normal() -> None:
+    a = bp_manual.variance_scaling(2.0)(np.random.default_rng(5), (30, 20), np.float32)
+    b = bp_manual.variance_scaling(2.0, "fan_in", "normal")(np.random.default_rng(5), (30, 20), np.float32)
+    assert a.dtype == np.float32 and a.tobytes() == b.tobytes()
+
+
+def test_plain_normal_is_named_and_refuses_a_bad_std() -> None:
+    init = bp_manual.normal(0.25)
+    assert init.__name__ == init.__qualname__ == "normal(0.25)"
+    assert init.__doc__ == "``W ~ N(0, 0.25**2)``, ``Var(W) = 0.25**2``."
+    with pytest.raises(ValueError, match=r"^std must be finite and > 0, got -0\.5$"):
+        bp_manual.normal(-0.5)
+    with pytest.raises(TypeError, match=r"^std must be a real number, got str$"):
+        bp_manual.normal("0.1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^std must be a real number, got bool$"):
+        bp_manual.normal(True)  # type: ignore[arg-type]

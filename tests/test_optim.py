@@ -315,3 +315,59 @@ def test_bad_optimizer_use_is_refused() -> None:
         bp_manual.fit(spec, params, np.ones((2, 2)), np.ones((2, 1)), lr=0.1, optimizer=optim.sgd(0.1))
     with pytest.raises(TypeError, match="state must be an AdamState"):
         optim.adam().update(params, params, optim.SGDState())
+
+
+def test_factory_defaults_are_optaxs_and_the_documented_ones() -> None:
+    """``sgd()``, ``momentum()``, ``nesterov()``, ``adam()`` with no arguments: the defaults of their docstrings."""
+    assert optim.sgd() == optim.Optimizer("sgd", 0.1, 0.0, ())
+    assert optim.momentum() == optim.Optimizer("momentum", 0.1, 0.0, (("beta", 0.9),))
+    assert optim.momentum(nesterov=True) == optim.nesterov() == optim.Optimizer("nesterov", 0.1, 0.0, (("beta", 0.9),))
+    adam = optim.Optimizer("adam", 1e-3, 0.0, (("b1", 0.9), ("b2", 0.999), ("eps", 1e-8)))
+    assert optim.adam() == adam
+    assert optim.make_optimizer("adam", 1e-3) == adam
+    assert optim.nesterov(0.2, 0.5, weight_decay=0.01) == optim.Optimizer("nesterov", 0.2, 0.01, (("beta", 0.5),))
+
+
+def test_diverged_error_message() -> None:
+    """The message names what diverged, the lr and (when known) the step; ``at_step`` keeps the rest."""
+    tail = (
+        "became non-finite (NaN or inf) with lr=0.5; training diverged, most likely because the learning "
+        "rate is too large. The params were left as they were."
+    )
+    e = optim.DivergedError("W2 (layer 2)", 0.5)
+    assert str(e) == f"W2 (layer 2) {tail}" and (e.where, e.lr, e.step) == ("W2 (layer 2)", 0.5, None)
+    s = e.at_step(7)
+    assert str(s) == f"step 7: W2 (layer 2) {tail}" and (s.where, s.lr, s.step) == ("W2 (layer 2)", 0.5, 7)
+
+
+def test_kernels_refuse_lists_of_different_lengths() -> None:
+    """The update kernels never silently drop a layer when their params-shaped lists differ in length."""
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0)
+    short = params[:1]
+    zeros = optim._zeros_like(params)
+    with pytest.raises(ValueError, match="zip"):
+        optim.momentum_step(params, params, short, 0.1, 0.9, False)
+    with pytest.raises(ValueError, match="zip"):
+        optim.adam_step(params, params, zeros, zeros[:1], 1, 0.1, 0.9, 0.999, 1e-8)
+    with pytest.raises(ValueError, match="zip"):
+        optim.decayed_grads(params, short, 0.1)
+    with pytest.raises(ValueError, match="zip"):
+        optim._sgd_update(params, short, 0.1)
+
+
+@pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_public_update_checks_the_state_against_the_params(name: str, dtype: type) -> None:
+    """``Optimizer.update`` takes its own state in the params' dtype and refuses a state of the other dtype."""
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0, dtype=dtype)
+    opt = optim.make_optimizer(name, 0.1)
+    new, state = opt.update(params, params, opt.init(params))
+    assert all(layer[key].dtype == np.dtype(dtype) for layer in new for key in layer)
+    assert state.step == 1
+    if name == "sgd":
+        return
+    other = np.float64 if dtype == np.float32 else np.float32
+    wrong = opt.init(bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0, dtype=other))
+    where = "state.velocity" if name in ("momentum", "nesterov") else "state.m"
+    with pytest.raises(TypeError, match=rf"^{where}\[0\]\['W'\] has dtype {np.dtype(other)}, params have"):
+        opt.update(params, params, wrong)
