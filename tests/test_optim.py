@@ -299,6 +299,18 @@ def test_adam_trains_and_keeps_float32() -> None:
         (optim.adam, {"eps": 0.0}, ValueError, "eps must lie in"),
         (optim.adam, {"weight_decay": -1.0}, ValueError, "weight_decay must lie in"),
         (optim.sgd, {"weight_decay": "x"}, TypeError, "weight_decay must be a real number"),
+        (optim.adam, {"b1": 1.0}, ValueError, r"^b1 must lie in \[0.0, 1.0\), got 1.0$"),
+        (optim.adam, {"eps": 0.0}, ValueError, r"^eps must lie in \(0.0, inf\), got 0.0$"),
+        (optim.nesterov, {"beta": -0.5}, ValueError, r"^beta must lie in \[0.0, 1.0\), got -0.5$"),
+        (
+            optim.nesterov,
+            {"weight_decay": float("nan")},
+            ValueError,
+            r"^weight_decay must lie in \[0.0, inf\), got nan",
+        ),
+        (optim.adam, {"b2": True}, TypeError, "^b2 must be a real number, got bool$"),
+        (optim.adam, {"b2": 1.0}, ValueError, r"^b2 must lie in \[0.0, 1.0\), got 1.0$"),
+        (optim.adam, {"b1": -0.1}, ValueError, r"^b1 must lie in \[0.0, 1.0\), got -0.1$"),
     ],
 )
 def test_optimizers_refuse_bad_hyper_parameters(factory, kwargs: dict, error: type, match: str) -> None:
