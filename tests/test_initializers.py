@@ -242,4 +242,4 @@ def test_plain_normal_is_named_and_refuses_a_bad_std() -> None:
     with pytest.raises(TypeError, match=r"^std must be a real number, got str$"):
         bp_manual.normal("0.1")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^std must be a real number, got bool$"):
-        bp_manual.normal(True)  # type: ignore[arg-type]
+        bp_manual.normal(True)
