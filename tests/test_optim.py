@@ -383,3 +383,60 @@ def test_public_update_checks_the_state_against_the_params(name: str, dtype: typ
     where = "state.velocity" if name in ("momentum", "nesterov") else "state.m"
     with pytest.raises(TypeError, match=rf"^{where}\[0\]\['W'\] has dtype {np.dtype(other)}, params have"):
         opt.update(params, params, wrong)
+    if name == "adam":  # the second moment is checked too, by its own name
+        assert isinstance(state, optim.AdamState) and isinstance(wrong, optim.AdamState)
+        with pytest.raises(TypeError, match=rf"^state.s\[0\]\['W'\] has dtype {np.dtype(other)}, params have"):
+            opt.update(params, params, optim.AdamState(state.m, wrong.s, 1))
+
+
+def test_decayed_grads_adds_weight_decay_times_w_to_dw_only() -> None:
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0)
+    grads = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=1)
+    grads = [{"W": g["W"], "b": g["W"][:, 0].copy()} for g in grads]
+    for wd in (0.0, 0.5, 1.0, 2.0):
+        out = optim.decayed_grads(params, grads, wd)
+        for o, p, g in zip(out, params, grads, strict=True):
+            np.testing.assert_array_equal(o["W"], g["W"] + wd * p["W"])
+            np.testing.assert_array_equal(o["b"], g["b"])
+
+
+@pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
+def test_an_overflowing_step_is_reported_without_a_numpy_warning(name: str) -> None:
+    """Gradients at the largest float64 overflow the step of SGD and momentum; the rule reports it
+    as ``DivergedError`` (pytest turns any numpy RuntimeWarning into an error here, so a step
+    that let numpy warn about the overflow would fail this test instead)."""
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0)
+    big = float(np.finfo(np.float64).max)
+    grads = [{key: np.full_like(arr, big) for key, arr in layer.items()} for layer in params]
+    opt = optim.make_optimizer(name, 10.0)
+    if name == "adam":  # g**2 overflows to inf, so m_hat / sqrt(s_hat) is 0: a finite (null) step
+        new, _ = opt.update(params, grads, opt.init(params))
+        assert all(np.all(np.isfinite(layer[key])) for layer in new for key in layer)
+        return
+    with pytest.raises(optim.DivergedError, match=r"^W1 \(layer 1\) became non-finite \(NaN or inf\) with lr=10.0;"):
+        opt.update(params, grads, opt.init(params))
+
+
+def test_a_state_of_another_optimizer_is_refused_by_name() -> None:
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 1)), seed=0)
+    with pytest.raises(TypeError, match=r"^state must be an SGDState for sgd, got AdamState$"):
+        optim.sgd().update(params, params, optim.adam().init(params))
+    with pytest.raises(TypeError, match=r"^state must be a MomentumState for nesterov, got SGDState$"):
+        optim.nesterov().update(params, params, optim.SGDState())
+    with pytest.raises(TypeError, match=r"^state must be an AdamState for adam, got MomentumState$"):
+        optim.adam().update(params, params, optim.momentum().init(params))
+    with pytest.raises(TypeError, match=r"^optimizer must be a name, got int$"):
+        optim.make_optimizer(3, 0.1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^unknown optimizer 'rms'; expected one of \['adam', 'momentum', "):
+        optim.make_optimizer("rms", 0.1)
+
+
+def test_adam_reports_an_infinite_decayed_gradient_without_a_numpy_warning() -> None:
+    """``dW + weight_decay * W`` overflows to inf, so Adam's ``m_hat / sqrt(s_hat)`` is inf / inf = NaN:
+    reported as ``DivergedError``, with no numpy "invalid value" warning (an error under pytest here)."""
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0)
+    big = float(np.finfo(np.float64).max)
+    grads = [{key: big * np.sign(arr) for key, arr in layer.items()} for layer in params]
+    opt = optim.adam(0.1, weight_decay=1e308)
+    with pytest.raises(optim.DivergedError, match=r"^W1 \(layer 1\) became non-finite"):
+        opt.update(params, grads, opt.init(params))
