@@ -34,11 +34,12 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bp_manual
 from bp_manual import initializers
+from strategies import examples
 
 FORMULAS = {
     "seed": (lambda fi, fo: 1 / fo, "normal"),
@@ -205,6 +206,7 @@ MODE_N = {
 
 @pytest.mark.parametrize("distribution", ["normal", "uniform"])
 @pytest.mark.parametrize("mode", sorted(MODE_N))
+@settings(max_examples=examples(0.1))
 @given(scale=st.sampled_from([0.5, 1.0, 2.0, 3.0]), seed=st.integers(0, 2**32 - 1))
 def test_variance_scaling_draws_scale_over_n(mode: str, distribution: str, scale: float, seed: int) -> None:
     """An initializer built now (not one of the named ones built at import) draws ``Var(W) = scale / n``.

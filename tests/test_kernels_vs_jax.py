@@ -88,3 +88,16 @@ def test_output_loss_and_delta_equal_jax(output: str, loss: str, seed: int, scal
     _check(f"{loss}(Z, Y)", np.array([LOSSES[loss].value(Z, Y)]), np.array([L_ref]))
     _check(f"delta_L for {loss}", LOSSES[loss].delta(Y_hat, Y), delta_ref)
     _check("log_softmax(Z)", log_softmax(Z), log_softmax_ref)
+
+
+def test_kinks_follow_the_documented_convention() -> None:
+    """At ``Z = 0`` (either sign of zero): ``relu'(0) = 0`` and ``leaky_relu'(0) = slope``
+    (the left derivative, as the module docstring says), and both functions give 0."""
+    from bp_manual.activations import LEAKY_SLOPE
+
+    Z = np.array([[0.0, -0.0, 1.0, -1.0]])
+    relu, leaky = HIDDEN["relu"], HIDDEN["leaky_relu"]
+    np.testing.assert_array_equal(relu.derivative(Z, relu.f(Z)), [[0.0, 0.0, 1.0, 0.0]])
+    np.testing.assert_array_equal(leaky.derivative(Z, leaky.f(Z)), [[LEAKY_SLOPE, LEAKY_SLOPE, 1.0, LEAKY_SLOPE]])
+    np.testing.assert_array_equal(relu.f(Z), [[0.0, 0.0, 1.0, 0.0]])
+    np.testing.assert_array_equal(leaky.f(Z), [[0.0, 0.0, 1.0, -LEAKY_SLOPE]])

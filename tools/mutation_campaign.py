@@ -56,8 +56,16 @@ def results() -> dict[str, str]:
 
 
 def diff(name: str) -> str:
-    """The mutant's diff as ``mutmut show`` prints it, without its header line."""
-    return _mutmut("show", name).split("\n", 1)[1].strip()
+    """The mutant's diff, as ``mutmut show NAME`` prints it (in-process: one subprocess per
+    mutant would take minutes)."""
+    from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # mutmut reads mutants/ relative to the working directory
+    try:
+        return str(get_diff_for_mutant(name, path=find_mutant(name).path)).strip()
+    finally:
+        os.chdir(cwd)
 
 
 def changed_lines(d: str) -> list[str]:
