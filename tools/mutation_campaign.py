@@ -107,7 +107,12 @@ def write_report(wall_s: float | None) -> int:
         "",
     ]
     if wall_s is not None:
-        lines += [f"Campaign wall time: {wall_s / 60:.1f} min ({os.cpu_count()} cores).", ""]
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        lines += [
+            f"Campaign wall time: {wall_s / 60:.1f} min ({os.cpu_count()} cores; load average when the "
+            f"report was written: {load}). Hypothesis profile: `mutation` (tests/conftest.py).",
+            "",
+        ]
 
     def score(names: list[str]) -> str:
         killed = sum(status[n] == "killed" for n in names)
