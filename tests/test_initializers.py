@@ -245,3 +245,75 @@ def test_plain_normal_is_named_and_refuses_a_bad_std() -> None:
         bp_manual.normal("0.1")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^std must be a real number, got bool$"):
         bp_manual.normal(True)
+
+
+def test_init_params_messages_in_full() -> None:
+    """Each refusal names the argument and what it got, word for word."""
+    spec = bp_manual.NetworkSpec((3, 2))
+    names = str(sorted(bp_manual.INITIALIZERS)).replace("[", r"\[").replace("]", r"\]")
+    cases: list[tuple[type, str, dict]] = [
+        (ValueError, rf"^unknown init 'xavier'; expected one of {names}$", {"init": "xavier"}),
+        (TypeError, r"^init must be a name or a callable, got int$", {"init": 3}),
+        (ValueError, r"^dtype must be float32 or float64, got float16$", {"dtype": np.float16}),
+        (TypeError, r"^dtype must be float32 or float64, got None$", {"dtype": None}),
+        (TypeError, r"^dtype must be float32 or float64, got 'no-such-type'$", {"dtype": "no-such-type"}),
+        (ValueError, r"^seed must be >= 0, got -1$", {"seed": -1}),
+        (
+            TypeError,
+            r"^seed must be None, a non-negative int or a numpy.random.Generator, got float$",
+            {"seed": 1.5},
+        ),
+        (TypeError, r"^seed must be None, a non-negative int or a numpy.random.Generator, got bool$", {"seed": True}),
+        (
+            ValueError,
+            r"^init 'lambda' returned float64\(1, 1\), expected float64\(2, 3\)$",
+            {"init": _Named("lambda", lambda rng, shape, dtype: np.zeros((1, 1), dtype))},
+        ),
+        (
+            ValueError,
+            r"^init 'f32' returned float32\(2, 3\), expected float64\(2, 3\)$",
+            {"init": _Named("f32", lambda rng, shape, dtype: np.zeros(shape, np.float32))},
+        ),
+    ]
+    for error, match, kwargs in cases:
+        with pytest.raises(error, match=match):
+            bp_manual.init_params(spec, **kwargs)
+    with pytest.raises(TypeError, match=r"^spec must be a NetworkSpec, got tuple$"):
+        bp_manual.init_params((3, 2))  # type: ignore[arg-type]
+
+
+class _Named:
+    """A callable initializer whose repr is its name (for the message checks above)."""
+
+    def __init__(self, name: str, fn) -> None:
+        self.name, self.fn = name, fn
+
+    def __call__(self, rng, shape, dtype):
+        return self.fn(rng, shape, dtype)
+
+    def __repr__(self) -> str:
+        return repr(self.name)
+
+
+def test_init_params_draws_each_layer_in_order_from_one_generator() -> None:
+    """``seed`` as an int, a Generator, or None: the layers come from one stream, W_1 first;
+    biases are zeros; float32 and float64 both."""
+    spec = bp_manual.NetworkSpec((3, 4, 2), bias=True)
+    for dtype in (np.float32, np.float64):
+        params = bp_manual.init_params(spec, "lecun_normal", seed=7, dtype=dtype)
+        rng = np.random.default_rng(7)
+        for layer, (fan_out, fan_in) in zip(params, [(4, 3), (2, 4)], strict=True):
+            expected = rng.normal(0.0, math.sqrt(1 / fan_in), size=(fan_out, fan_in)).astype(dtype)
+            assert layer["W"].dtype == np.dtype(dtype) and layer["W"].tobytes() == expected.tobytes()
+            assert layer["b"].dtype == np.dtype(dtype) and layer["b"].shape == (fan_out,) and not layer["b"].any()
+    gen = np.random.default_rng(3)
+    assert bp_manual.initializers.as_generator(gen) is gen
+    assert isinstance(bp_manual.initializers.as_generator(None), np.random.Generator)
+    assert bp_manual.init_params(bp_manual.NetworkSpec((3, 2), bias=False), seed=0)[0].keys() == {"W"}
+    default = bp_manual.init_params(spec, seed=5)  # defaults: xavier_normal, float64
+    named = bp_manual.init_params(spec, "xavier_normal", seed=5, dtype=np.float64)
+    assert all(
+        a[k].dtype == np.float64 and a[k].tobytes() == b[k].tobytes()
+        for a, b in zip(default, named, strict=True)
+        for k in a
+    )

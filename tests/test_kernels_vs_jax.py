@@ -101,3 +101,17 @@ def test_kinks_follow_the_documented_convention() -> None:
     np.testing.assert_array_equal(leaky.derivative(Z, leaky.f(Z)), [[LEAKY_SLOPE, LEAKY_SLOPE, 1.0, LEAKY_SLOPE]])
     np.testing.assert_array_equal(relu.f(Z), [[0.0, 0.0, 1.0, 0.0]])
     np.testing.assert_array_equal(leaky.f(Z), [[0.0, 0.0, 1.0, -LEAKY_SLOPE]])
+
+
+def test_backward_refuses_unprepared_targets_in_full() -> None:
+    """``backward`` on targets not shaped like ``Y_hat`` names both shapes and the fix, word for word."""
+    spec = bp_manual.NetworkSpec((3, 4, 2))
+    params = bp_manual.init_params(spec, seed=0)
+    X = np.ones((5, 3))
+    _, cache = bp_manual.forward(spec, params, X)
+    message = (
+        r"^Y has shape \(5,\), Y_hat has \(5, 2\): backward takes targets already prepared by "
+        r"bp_manual.validation.as_targets \(loss_and_grads does this for you\)$"
+    )
+    with pytest.raises(ValueError, match=message):
+        bp_manual.network.backward(spec, params, cache, np.ones(5))
