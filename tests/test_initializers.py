@@ -237,6 +237,7 @@ def test_variance_scaling_defaults_to_fan_in_normal() -> None:
 
 def test_plain_normal_is_named_and_refuses_a_bad_std() -> None:
     init = bp_manual.normal(0.25)
+    assert init(np.random.default_rng(0), (3, 2), np.float32).dtype == np.float32
     assert init.__name__ == init.__qualname__ == "normal(0.25)"
     assert init.__doc__ == "``W ~ N(0, 0.25**2)``, ``Var(W) = 0.25**2``."
     with pytest.raises(ValueError, match=r"^std must be finite and > 0, got -0\.5$"):

@@ -80,7 +80,7 @@ def equivalents() -> dict[str, dict[str, str]]:
         return tomllib.load(f).get("mutant", {})
 
 
-def write_report(wall_s: float | None) -> int:
+def write_report(wall_s: float | None, note: str = "") -> int:
     status = results()
     eq = equivalents()
     counts = Counter(status.values())
@@ -106,6 +106,8 @@ def write_report(wall_s: float | None) -> int:
         "Written by `python tools/mutation_campaign.py` (see `docs/testing.md`); do not edit by hand.",
         "",
     ]
+    if note:
+        lines += [note, ""]
     if wall_s is not None:
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         lines += [
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--report-only", action="store_true", help="only rewrite the report from mutants/")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--note", default="", help="a paragraph put at the top of the report (how it was run)")
     args = parser.parse_args(argv)
     wall_s = None
     if not args.report_only:
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         WALL.write_text(f"{wall_s:.0f}\n", encoding="utf-8")
     elif WALL.exists():
         wall_s = float(WALL.read_text(encoding="utf-8"))
-    return write_report(wall_s)
+    return write_report(wall_s, args.note)
 
 
 if __name__ == "__main__":
