@@ -5,6 +5,8 @@ Profiles (choose with ``HYPOTHESIS_PROFILE=...``):
 - ``ci`` (default): the everyday suite, sized to finish in well under three
   minutes on a 2-core machine.
 - ``thorough``: ten times the examples of ``ci`` for every property.
+- ``mutation``: a fifth of ``ci``'s examples, derandomized, for the mutation
+  campaign (``docs/testing.md``).
 
 Both set ``deadline=None``: the first call for each new shape compiles a JAX
 function (about 0.15 s), which hypothesis's default 200 ms deadline would
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import jax
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from tolerances import COUNTS, WORST
 
@@ -48,6 +50,22 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+#: For mutation testing (docs/testing.md): every mutant reruns the tests that
+#: reach it in a fresh process, so JAX recompiles for every new shape; a fifth of
+#: ``ci``'s examples, derandomized (the same examples for every mutant, so the
+#: score is reproducible), without the example database (a mutant is judged
+#: by this run's examples only, not by failures another mutant left behind) and
+#: without shrinking (a mutant needs one failing example, not the smallest).
+settings.register_profile(
+    "mutation",
+    max_examples=CI_EXAMPLES // 5,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
@@ -60,3 +78,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for key in sorted(WORST):
         rel, fraction, what = WORST[key]
         tr.write_line(f"{key:<34} {rel:.2e}  ({fraction:.3f} of tol)  over {COUNTS[key]} arrays; at {what}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``tools/mutation_guard.py``, make sure the mutated copy is the code under test."""
+    expected = os.environ.get("BP_EXPECT_SOURCE")
+    if expected:
+        import bp_manual
+
+        if not os.path.realpath(bp_manual.__file__).startswith(os.path.realpath(expected)):
+            raise pytest.UsageError(f"bp_manual imported from {bp_manual.__file__}, not from {expected}")

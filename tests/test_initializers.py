@@ -34,11 +34,12 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bp_manual
 from bp_manual import initializers
+from strategies import examples
 
 FORMULAS = {
     "seed": (lambda fi, fo: 1 / fo, "normal"),
@@ -193,3 +194,127 @@ def test_docstrings_state_the_variance() -> None:
     for name, init in bp_manual.INITIALIZERS.items():
         assert init.__doc__ and "Var(W)" in init.__doc__, name
     assert initializers.seed.__doc__ is not None and "fan_out**-0.5" in initializers.seed.__doc__
+
+
+#: Var(W) = scale / n for each mode, written from the definition (not from the code).
+MODE_N = {
+    "fan_in": lambda fi, fo: fi,
+    "fan_out": lambda fi, fo: fo,
+    "fan_avg": lambda fi, fo: (fi + fo) / 2,
+}
+
+
+@pytest.mark.parametrize("distribution", ["normal", "uniform"])
+@pytest.mark.parametrize("mode", sorted(MODE_N))
+@settings(max_examples=examples(0.1))
+@given(scale=st.sampled_from([0.5, 1.0, 2.0, 3.0]), seed=st.integers(0, 2**32 - 1))
+def test_variance_scaling_draws_scale_over_n(mode: str, distribution: str, scale: float, seed: int) -> None:
+    """An initializer built now (not one of the named ones built at import) draws ``Var(W) = scale / n``.
+
+    Same statistical bounds as ``test_sample_variance_and_distribution_match_formula``
+    (6 standard deviations of ``mean(W**2)``; the KS threshold), on a
+    non-square ``(150, 300)`` so that the three modes give three variances.
+    """
+    fan_out, fan_in = 150, 300
+    init = bp_manual.variance_scaling(scale, mode, distribution)
+    W = init(np.random.default_rng(seed), (fan_out, fan_in), np.float64)
+    assert W.shape == (fan_out, fan_in) and W.dtype == np.float64
+    s2 = scale / MODE_N[mode](fan_in, fan_out)
+    kurtosis = 3.0 if distribution == "normal" else 9 / 5
+    n = W.size
+    assert abs(np.mean(W * W) - s2) <= 6 * s2 * math.sqrt((kurtosis - 1) / n), (np.mean(W * W), s2)
+    assert abs(np.mean(W)) <= 6 * math.sqrt(s2 / n)
+    assert ks_statistic(W, s2, distribution) <= KS_THRESHOLD
+    assert init.__name__ == f"variance_scaling({scale!r}, {mode!r}, {distribution!r})"
+    assert init.__doc__ == f"Draw W (fan_out, fan_in) with mean 0 and Var(W) = {scale!r} / {mode} ({distribution})."
+
+
+def test_variance_scaling_defaults_to_fan_in_normal() -> None:
+    a = bp_manual.variance_scaling(2.0)(np.random.default_rng(5), (30, 20), np.float32)
+    b = bp_manual.variance_scaling(2.0, "fan_in", "normal")(np.random.default_rng(5), (30, 20), np.float32)
+    assert a.dtype == np.float32 and a.tobytes() == b.tobytes()
+
+
+def test_plain_normal_is_named_and_refuses_a_bad_std() -> None:
+    init = bp_manual.normal(0.25)
+    assert init(np.random.default_rng(0), (3, 2), np.float32).dtype == np.float32
+    assert init.__name__ == init.__qualname__ == "normal(0.25)"
+    assert init.__doc__ == "``W ~ N(0, 0.25**2)``, ``Var(W) = 0.25**2``."
+    with pytest.raises(ValueError, match=r"^std must be finite and > 0, got -0\.5$"):
+        bp_manual.normal(-0.5)
+    with pytest.raises(TypeError, match=r"^std must be a real number, got str$"):
+        bp_manual.normal("0.1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^std must be a real number, got bool$"):
+        bp_manual.normal(True)
+
+
+def test_init_params_messages_in_full() -> None:
+    """Each refusal names the argument and what it got, word for word."""
+    spec = bp_manual.NetworkSpec((3, 2))
+    names = str(sorted(bp_manual.INITIALIZERS)).replace("[", r"\[").replace("]", r"\]")
+    cases: list[tuple[type, str, dict]] = [
+        (ValueError, rf"^unknown init 'xavier'; expected one of {names}$", {"init": "xavier"}),
+        (TypeError, r"^init must be a name or a callable, got int$", {"init": 3}),
+        (ValueError, r"^dtype must be float32 or float64, got float16$", {"dtype": np.float16}),
+        (TypeError, r"^dtype must be float32 or float64, got None$", {"dtype": None}),
+        (TypeError, r"^dtype must be float32 or float64, got 'no-such-type'$", {"dtype": "no-such-type"}),
+        (ValueError, r"^seed must be >= 0, got -1$", {"seed": -1}),
+        (
+            TypeError,
+            r"^seed must be None, a non-negative int or a numpy.random.Generator, got float$",
+            {"seed": 1.5},
+        ),
+        (TypeError, r"^seed must be None, a non-negative int or a numpy.random.Generator, got bool$", {"seed": True}),
+        (
+            ValueError,
+            r"^init 'lambda' returned float64\(1, 1\), expected float64\(2, 3\)$",
+            {"init": _Named("lambda", lambda rng, shape, dtype: np.zeros((1, 1), dtype))},
+        ),
+        (
+            ValueError,
+            r"^init 'f32' returned float32\(2, 3\), expected float64\(2, 3\)$",
+            {"init": _Named("f32", lambda rng, shape, dtype: np.zeros(shape, np.float32))},
+        ),
+    ]
+    for error, match, kwargs in cases:
+        with pytest.raises(error, match=match):
+            bp_manual.init_params(spec, **kwargs)
+    with pytest.raises(TypeError, match=r"^spec must be a NetworkSpec, got tuple$"):
+        bp_manual.init_params((3, 2))  # type: ignore[arg-type]
+
+
+class _Named:
+    """A callable initializer whose repr is its name (for the message checks above)."""
+
+    def __init__(self, name: str, fn) -> None:
+        self.name, self.fn = name, fn
+
+    def __call__(self, rng, shape, dtype):
+        return self.fn(rng, shape, dtype)
+
+    def __repr__(self) -> str:
+        return repr(self.name)
+
+
+def test_init_params_draws_each_layer_in_order_from_one_generator() -> None:
+    """``seed`` as an int, a Generator, or None: the layers come from one stream, W_1 first;
+    biases are zeros; float32 and float64 both."""
+    spec = bp_manual.NetworkSpec((3, 4, 2), bias=True)
+    for dtype in (np.float32, np.float64):
+        params = bp_manual.init_params(spec, "lecun_normal", seed=7, dtype=dtype)
+        rng = np.random.default_rng(7)
+        for layer, (fan_out, fan_in) in zip(params, [(4, 3), (2, 4)], strict=True):
+            expected = rng.normal(0.0, math.sqrt(1 / fan_in), size=(fan_out, fan_in)).astype(dtype)
+            assert layer["W"].dtype == np.dtype(dtype) and layer["W"].tobytes() == expected.tobytes()
+            assert layer["b"].dtype == np.dtype(dtype) and layer["b"].shape == (fan_out,) and not layer["b"].any()
+    gen = np.random.default_rng(3)
+    assert bp_manual.initializers.as_generator(gen) is gen
+    assert isinstance(bp_manual.initializers.as_generator(None), np.random.Generator)
+    assert bp_manual.init_params(bp_manual.NetworkSpec((3, 2), bias=False), seed=0)[0].keys() == {"W"}
+    default = bp_manual.init_params(spec, seed=5)  # defaults: xavier_normal, float64
+    named = bp_manual.init_params(spec, "xavier_normal", seed=5, dtype=np.float64)
+    assert all(
+        a[k].dtype == np.float64 and a[k].tobytes() == b[k].tobytes()
+        for a, b in zip(default, named, strict=True)
+        for k in a
+    )

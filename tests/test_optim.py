@@ -294,11 +294,23 @@ def test_adam_trains_and_keeps_float32() -> None:
     [
         (optim.sgd, {"lr": 0.0}, ValueError, "lr must be finite and > 0"),
         (optim.momentum, {"beta": 1.0}, ValueError, r"beta must lie in \[0.0, 1.0\)"),
-        (optim.momentum, {"nesterov": 1}, TypeError, "nesterov must be a bool"),
+        (optim.momentum, {"nesterov": 1}, TypeError, "^nesterov must be a bool, got int$"),
         (optim.adam, {"b2": -0.1}, ValueError, "b2 must lie in"),
         (optim.adam, {"eps": 0.0}, ValueError, "eps must lie in"),
         (optim.adam, {"weight_decay": -1.0}, ValueError, "weight_decay must lie in"),
         (optim.sgd, {"weight_decay": "x"}, TypeError, "weight_decay must be a real number"),
+        (optim.adam, {"b1": 1.0}, ValueError, r"^b1 must lie in \[0.0, 1.0\), got 1.0$"),
+        (optim.adam, {"eps": 0.0}, ValueError, r"^eps must lie in \(0.0, inf\), got 0.0$"),
+        (optim.nesterov, {"beta": -0.5}, ValueError, r"^beta must lie in \[0.0, 1.0\), got -0.5$"),
+        (
+            optim.nesterov,
+            {"weight_decay": float("nan")},
+            ValueError,
+            r"^weight_decay must lie in \[0.0, inf\), got nan",
+        ),
+        (optim.adam, {"b2": True}, TypeError, "^b2 must be a real number, got bool$"),
+        (optim.adam, {"b2": 1.0}, ValueError, r"^b2 must lie in \[0.0, 1.0\), got 1.0$"),
+        (optim.adam, {"b1": -0.1}, ValueError, r"^b1 must lie in \[0.0, 1.0\), got -0.1$"),
     ],
 )
 def test_optimizers_refuse_bad_hyper_parameters(factory, kwargs: dict, error: type, match: str) -> None:
@@ -315,3 +327,130 @@ def test_bad_optimizer_use_is_refused() -> None:
         bp_manual.fit(spec, params, np.ones((2, 2)), np.ones((2, 1)), lr=0.1, optimizer=optim.sgd(0.1))
     with pytest.raises(TypeError, match="state must be an AdamState"):
         optim.adam().update(params, params, optim.SGDState())
+
+
+def test_factory_defaults_are_optaxs_and_the_documented_ones() -> None:
+    """``sgd()``, ``momentum()``, ``nesterov()``, ``adam()`` with no arguments: the defaults of their docstrings."""
+    assert optim.sgd() == optim.Optimizer("sgd", 0.1, 0.0, ())
+    assert optim.momentum() == optim.Optimizer("momentum", 0.1, 0.0, (("beta", 0.9),))
+    assert optim.momentum(nesterov=True) == optim.nesterov() == optim.Optimizer("nesterov", 0.1, 0.0, (("beta", 0.9),))
+    adam = optim.Optimizer("adam", 1e-3, 0.0, (("b1", 0.9), ("b2", 0.999), ("eps", 1e-8)))
+    assert optim.adam() == adam
+    assert optim.make_optimizer("adam", 1e-3) == adam
+    assert optim.nesterov(0.2, 0.5, weight_decay=0.01) == optim.Optimizer("nesterov", 0.2, 0.01, (("beta", 0.5),))
+
+
+def test_diverged_error_message() -> None:
+    """The message names what diverged, the lr and (when known) the step; ``at_step`` keeps the rest."""
+    tail = (
+        "became non-finite (NaN or inf) with lr=0.5; training diverged, most likely because the learning "
+        "rate is too large. The params were left as they were."
+    )
+    e = optim.DivergedError("W2 (layer 2)", 0.5)
+    assert str(e) == f"W2 (layer 2) {tail}" and (e.where, e.lr, e.step) == ("W2 (layer 2)", 0.5, None)
+    s = e.at_step(7)
+    assert str(s) == f"step 7: W2 (layer 2) {tail}" and (s.where, s.lr, s.step) == ("W2 (layer 2)", 0.5, 7)
+
+
+def test_kernels_refuse_lists_of_different_lengths() -> None:
+    """The update kernels never silently drop a layer when their params-shaped lists differ in length."""
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0)
+    short = params[:1]
+    zeros = optim._zeros_like(params)
+    with pytest.raises(ValueError, match="zip"):
+        optim.momentum_step(params, params, short, 0.1, 0.9, False)
+    with pytest.raises(ValueError, match="zip"):
+        optim.adam_step(params, params, zeros, zeros[:1], 1, 0.1, 0.9, 0.999, 1e-8)
+    with pytest.raises(ValueError, match="zip"):
+        optim.decayed_grads(params, short, 0.1)
+    with pytest.raises(ValueError, match="zip"):
+        optim._sgd_update(params, short, 0.1)
+
+
+@pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_public_update_checks_the_state_against_the_params(name: str, dtype: type) -> None:
+    """``Optimizer.update`` takes its own state in the params' dtype and refuses a state of the other dtype."""
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0, dtype=dtype)
+    opt = optim.make_optimizer(name, 0.1)
+    new, state = opt.update(params, params, opt.init(params))
+    assert all(layer[key].dtype == np.dtype(dtype) for layer in new for key in layer)
+    assert state.step == 1
+    if name == "sgd":
+        return
+    other = np.float64 if dtype == np.float32 else np.float32
+    wrong = opt.init(bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0, dtype=other))
+    where = "state.velocity" if name in ("momentum", "nesterov") else "state.m"
+    with pytest.raises(TypeError, match=rf"^{where}\[0\]\['W'\] has dtype {np.dtype(other)}, params have"):
+        opt.update(params, params, wrong)
+    if name == "adam":  # the second moment is checked too, by its own name
+        assert isinstance(state, optim.AdamState) and isinstance(wrong, optim.AdamState)
+        with pytest.raises(TypeError, match=rf"^state.s\[0\]\['W'\] has dtype {np.dtype(other)}, params have"):
+            opt.update(params, params, optim.AdamState(state.m, wrong.s, 1))
+
+
+def test_decayed_grads_adds_weight_decay_times_w_to_dw_only() -> None:
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0)
+    grads = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=1)
+    grads = [{"W": g["W"], "b": g["W"][:, 0].copy()} for g in grads]
+    for wd in (0.0, 0.5, 1.0, 2.0):
+        out = optim.decayed_grads(params, grads, wd)
+        for o, p, g in zip(out, params, grads, strict=True):
+            np.testing.assert_array_equal(o["W"], g["W"] + wd * p["W"])
+            np.testing.assert_array_equal(o["b"], g["b"])
+
+
+@pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
+def test_an_overflowing_step_is_reported_without_a_numpy_warning(name: str) -> None:
+    """Gradients at the largest float64 overflow the step of SGD and momentum; the rule reports it
+    as ``DivergedError`` (pytest turns any numpy RuntimeWarning into an error here, so a step
+    that let numpy warn about the overflow would fail this test instead)."""
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0)
+    big = float(np.finfo(np.float64).max)
+    grads = [{key: np.full_like(arr, big) for key, arr in layer.items()} for layer in params]
+    opt = optim.make_optimizer(name, 10.0)
+    if name == "adam":  # g**2 overflows to inf, so m_hat / sqrt(s_hat) is 0: a finite (null) step
+        new, _ = opt.update(params, grads, opt.init(params))
+        assert all(np.all(np.isfinite(layer[key])) for layer in new for key in layer)
+        return
+    with pytest.raises(optim.DivergedError, match=r"^W1 \(layer 1\) became non-finite \(NaN or inf\) with lr=10.0;"):
+        opt.update(params, grads, opt.init(params))
+
+
+def test_a_state_of_another_optimizer_is_refused_by_name() -> None:
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 1)), seed=0)
+    with pytest.raises(TypeError, match=r"^state must be an SGDState for sgd, got AdamState$"):
+        optim.sgd().update(params, params, optim.adam().init(params))
+    with pytest.raises(TypeError, match=r"^state must be a MomentumState for nesterov, got SGDState$"):
+        optim.nesterov().update(params, params, optim.SGDState())
+    with pytest.raises(TypeError, match=r"^state must be an AdamState for adam, got MomentumState$"):
+        optim.adam().update(params, params, optim.momentum().init(params))
+    with pytest.raises(TypeError, match=r"^optimizer must be a name, got int$"):
+        optim.make_optimizer(3, 0.1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^unknown optimizer 'rms'; expected one of \['adam', 'momentum', "):
+        optim.make_optimizer("rms", 0.1)
+
+
+def test_adam_reports_an_infinite_decayed_gradient_without_a_numpy_warning() -> None:
+    """``dW + weight_decay * W`` overflows to inf, so Adam's ``m_hat / sqrt(s_hat)`` is inf / inf = NaN:
+    reported as ``DivergedError``, with no numpy "invalid value" warning (an error under pytest here)."""
+    params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0)
+    big = float(np.finfo(np.float64).max)
+    grads = [{key: big * np.sign(arr) for key, arr in layer.items()} for layer in params]
+    opt = optim.adam(0.1, weight_decay=1e308)
+    with pytest.raises(optim.DivergedError, match=r"^W1 \(layer 1\) became non-finite \(NaN or inf\) with lr=0.1;"):
+        opt.update(params, grads, opt.init(params))
+
+
+def test_check_update_reports_exactly_the_non_finite_params_without_a_numpy_warning() -> None:
+    """New params holding +inf and -inf (whose sum would be NaN) or NaN are divergence, reported as
+    ``DivergedError``; params that are finite, however large (their sum would overflow), are not;
+    numpy's overflow/invalid warnings (errors here) stay quiet."""
+    mixed = [{"W": np.array([[np.inf, -np.inf]])}]
+    with pytest.raises(optim.DivergedError, match=r"^W1 \(layer 1\) became non-finite"):
+        optim.check_update(mixed, 0.1)
+    with pytest.raises(optim.DivergedError, match=r"^b2 \(layer 2\) became non-finite"):
+        optim.check_update([{"W": np.ones((2, 2))}, {"W": np.ones((1, 2)), "b": np.array([np.nan])}], 0.1)
+    big = float(np.finfo(np.float64).max)
+    optim.check_update([{"W": np.full((2, 3), big / 2)}], 0.1)  # finite: no error, though its sum overflows
+    optim.check_update([{"W": np.full((2, 3), 1e300)}], 0.1)

@@ -280,9 +280,9 @@ class Optimizer:
         self, params: ParamsLike, grads: ParamsLike, state: OptState, dtype: np.dtype[Any]
     ) -> tuple[Params, OptState]:
         """:meth:`update` with ``params`` and ``grads`` already checked (the training loop's own)."""
-        g = decayed_grads(params, grads, self.weight_decay)
         h = dict(self.hyper)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_update
+            g = decayed_grads(params, grads, self.weight_decay)  # dW + wd * W may overflow too
             if self.name == "sgd":
                 if not isinstance(state, SGDState):
                     raise TypeError(f"state must be an SGDState for sgd, got {type(state).__name__}")
