@@ -91,3 +91,25 @@ def test_bpnetwork_train_equals_the_pure_step() -> None:
     assert net.train(x, y) == float(loss_ref)
     np.testing.assert_array_equal(net.w_in2hid, ref[0]["W"])
     np.testing.assert_array_equal(net.w_hid2out, ref[1]["W"])
+
+
+def test_the_update_and_the_kernels_stay_in_jax_for_jax_arrays() -> None:
+    """Arrays of another library take the plain expressions, and results stay in that library
+    (eager JAX here: under jax.jit the same code is traced, see tests/test_scan.py)."""
+    import jax
+    import jax.numpy as jnp
+
+    from bp_manual import activations, optim
+
+    with jax.enable_x64(True):
+        p = [{"W": jnp.asarray([[1.0, -2.0]]), "b": jnp.asarray([0.5])}]
+        g = [{"W": jnp.asarray([[0.25, 4.0]]), "b": jnp.asarray([-1.0])}]
+        new = optim._sgd_update(p, g, 0.5)
+        assert all(isinstance(new[0][k], jax.Array) for k in ("W", "b"))
+        np.testing.assert_array_equal(np.asarray(new[0]["W"]), [[0.875, -4.0]])
+        np.testing.assert_array_equal(np.asarray(new[0]["b"]), [1.0])
+        Z = jnp.asarray([[-1.5, 0.5, 2.0]])
+        for act in bp_manual.HIDDEN.values():
+            A = act.f(Z)
+            assert isinstance(A, jax.Array) and isinstance(act.derivative(Z, A), jax.Array), act.name
+        np.testing.assert_array_equal(np.asarray(activations.relu(Z)), [[0.0, 0.5, 2.0]])
