@@ -10,6 +10,8 @@ to the slow form, bit for bit, and to the same refusals.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -101,14 +103,14 @@ def test_the_update_and_the_kernels_stay_in_jax_for_jax_arrays() -> None:
 
     from bp_manual import activations, optim
 
-    with jax.enable_x64(True):
-        p = [{"W": jnp.asarray([[1.0, -2.0]]), "b": jnp.asarray([0.5])}]
-        g = [{"W": jnp.asarray([[0.25, 4.0]]), "b": jnp.asarray([-1.0])}]
+    with jax.enable_x64(True):  # the kernels are typed for NumPy; JAX arrays pass through the namespace
+        p: Any = [{"W": jnp.asarray([[1.0, -2.0]]), "b": jnp.asarray([0.5])}]
+        g: Any = [{"W": jnp.asarray([[0.25, 4.0]]), "b": jnp.asarray([-1.0])}]
         new = optim._sgd_update(p, g, 0.5)
         assert all(isinstance(new[0][k], jax.Array) for k in ("W", "b"))
         np.testing.assert_array_equal(np.asarray(new[0]["W"]), [[0.875, -4.0]])
         np.testing.assert_array_equal(np.asarray(new[0]["b"]), [1.0])
-        Z = jnp.asarray([[-1.5, 0.5, 2.0]])
+        Z: Any = jnp.asarray([[-1.5, 0.5, 2.0]])
         for act in bp_manual.HIDDEN.values():
             A = act.f(Z)
             assert isinstance(A, jax.Array) and isinstance(act.derivative(Z, A), jax.Array), act.name
