@@ -20,22 +20,11 @@ import numpy as np
 
 import bp_autodiff
 import bp_manual
-from bp_manual.initializers import ParamsLike
+from bp_autodiff.tolerance import params_difference
 from bp_manual.seed_published import PublishedBPNetwork
 
 #: The demo's agreement bar, float64: see tests/tolerances.py for the derivation.
 DEMO_RTOL = 1e-9
-
-
-def _max_rel_error(manual: ParamsLike, reference: ParamsLike) -> float:
-    """max over arrays of ``max|manual - reference| / max|reference|``."""
-    worst = 0.0
-    for m, r in zip(manual, reference, strict=True):
-        for key in r:
-            scale = float(np.max(np.abs(r[key])))
-            diff = float(np.max(np.abs(m[key] - r[key])))
-            worst = max(worst, diff / scale if scale > 0 else diff)
-    return worst
 
 
 def demo(steps: int = 5, lr: float = 0.01, seed: int = 0) -> int:
@@ -90,7 +79,7 @@ def _train_and_print(
         _, grads_j = bp_autodiff.loss_and_grads(spec, net.mlp.params, X, Y)
         out_pub = published.w_hid2out @ (1 / (1 + np.exp(-published.w_in2hid @ x)))
         loss_pub = 0.5 * float(np.sum((out_pub - y) ** 2))
-        errors.append(_max_rel_error(grads_m, grads_j))
+        errors.append(params_difference(grads_m, grads_j)[1])
         losses.append(float(loss_m))
         print(f"{k:>6}  {losses[-1]:>16.6g}  {loss_pub:>24.6g}  {errors[-1]:>14.2e}")
         if k < steps:

@@ -22,6 +22,7 @@ import numpy as np
 
 import bp_manual
 from bp_autodiff.grads import loss_and_grads as jax_loss_and_grads
+from bp_autodiff.tolerance import params_difference
 from bp_manual.initializers import Params, ParamsLike, as_generator
 from bp_manual.optim import DivergedError, Optimizer
 from bp_manual.spec import NetworkSpec
@@ -38,24 +39,14 @@ class LockstepHistory:
             (as :class:`bp_manual.train.History` defines it).
         max_abs_diff: per epoch, the largest ``|W_manual - W_jax|`` (or ``b``)
             over every array and every step so far.
-        max_rel_diff: the same divided by the largest ``|W_manual|`` of that array at that step.
+        max_rel_diff: the same divided by the largest ``|W_jax|`` of that array at that step
+            (:func:`bp_autodiff.tolerance.params_difference`).
     """
 
     loss_manual: list[float] = field(default_factory=list)
     loss_jax: list[float] = field(default_factory=list)
     max_abs_diff: list[float] = field(default_factory=list)
     max_rel_diff: list[float] = field(default_factory=list)
-
-
-def _difference(a: ParamsLike, b: ParamsLike) -> tuple[float, float]:
-    worst_abs, worst_rel = 0.0, 0.0
-    for la, lb in zip(a, b, strict=True):
-        for key in la:
-            diff = float(np.max(np.abs(la[key] - lb[key]), initial=0.0))
-            scale = float(np.max(np.abs(la[key]), initial=0.0))
-            worst_abs = max(worst_abs, diff)
-            worst_rel = max(worst_rel, diff / scale if scale > 0 else diff)
-    return worst_abs, worst_rel
 
 
 def fit_lockstep(
@@ -111,7 +102,7 @@ def fit_lockstep(
                 raise exc.at_step(step) from None
             total_m += float(loss_m) * len(idx)
             total_j += float(loss_j) * len(idx)
-            d_abs, d_rel = _difference(pm, pj)
+            d_abs, d_rel = params_difference(pm, pj)
             worst_abs, worst_rel = max(worst_abs, d_abs), max(worst_rel, d_rel)
         history.loss_manual.append(total_m / n)
         history.loss_jax.append(total_j / n)

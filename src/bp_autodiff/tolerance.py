@@ -163,6 +163,23 @@ def saturation(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> f
     return total
 
 
+def params_difference(actual: ParamsLike, reference: ParamsLike) -> tuple[float, float]:
+    """Norm-wise agreement of two params-shaped lists: ``(max abs diff, max over arrays of
+    max|actual - reference| / max|reference|)`` (an all-zero reference counts the raw difference).
+
+    The per-array summary that ``bp demo`` and ``bp train --backend both`` print; the tests use the
+    element-wise :func:`close` instead.
+    """
+    worst_abs, worst_rel = 0.0, 0.0
+    for a, r in zip(actual, reference, strict=True):
+        for key in r:
+            diff = float(np.max(np.abs(np.asarray(a[key]) - np.asarray(r[key])), initial=0.0))
+            scale = float(np.max(np.abs(np.asarray(r[key])), initial=0.0))
+            worst_abs = max(worst_abs, diff)
+            worst_rel = max(worst_rel, diff / scale if scale > 0 else diff)
+    return worst_abs, worst_rel
+
+
 def kink_margin(l: int, width: int, dtype: DTypeLike) -> float:
     """Relative forward error bound of ``Z_l``: ``kappa * l (w + 4) u``."""
     return KAPPA * l * (width + 4) * unit_roundoff(dtype)
