@@ -21,6 +21,9 @@ which is printed at the start and end of each section.
 Columns:
 - ``manual``: ``bp_manual.train_step`` (validation, forward, backward, SGD update), NumPy.
 - ``MLP.step``: the same step through the object, whose params were checked when set.
+- ``bare NumPy``: a floor, not the library: the same equations inline with no
+  checks (``bare_step``); ``jax.grad / bare`` below 1 marks a row that no
+  unfused NumPy of these equations wins.
 - ``manual jit``: the same Python kernels traced by ``jax.jit`` (loss_grads + update).
 - ``jax.grad jit``: ``jax.value_and_grad`` of ``bp_autodiff.network.loss`` + update, jitted.
 - ``torch``: autograd + in-place SGD, when torch is installed.
@@ -98,6 +101,32 @@ def jax_steps(spec: bp_manual.NetworkSpec, lr: float) -> tuple[Callable, Callabl
     return jax.jit(manual), jax.jit(autodiff)
 
 
+def bare_step(params: bp_manual.Params, X: np.ndarray, Y: np.ndarray, lr: float) -> Callable[[], None]:
+    """The 784-256-10 step as a floor: the equations inline, no checks, no structure (not the library).
+
+    What NumPy itself costs for one relu/softmax/cross-entropy SGD step with
+    unfused operations (the same products, the one-sample ``einsum``); the
+    distance from here to ``manual`` is the price of the library's checks and
+    structure, and a row where ``jax.grad jit`` beats even this is one where
+    XLA's fused kernels win over any NumPy of these equations.
+    """
+    P = [params[0]["W"], params[0]["b"], params[1]["W"], params[1]["b"]]
+    N = X.shape[0]
+
+    def step() -> None:
+        Z1 = X @ P[0].T + P[1]
+        A1 = np.maximum(Z1, 0.0)
+        Z2 = A1 @ P[2].T + P[3]
+        E = np.exp(Z2 - Z2.max(axis=1, keepdims=True))
+        delta2 = (E / E.sum(axis=1, keepdims=True) - Y) / N
+        delta1 = (delta2 @ P[2]) * (Z1 > 0)
+        dW1 = np.einsum("i,j->ij", delta1[0], X[0]) if N == 1 else delta1.T @ X
+        P[2], P[3] = P[2] - lr * (delta2.T @ A1), P[3] - lr * delta2.sum(axis=0)
+        P[0], P[1] = P[0] - lr * dW1, P[1] - lr * delta1.sum(axis=0)
+
+    return step
+
+
 def torch_step(params: bp_manual.Params, X: np.ndarray, Y: np.ndarray, lr: float) -> Callable[[], object] | None:
     try:
         import torch  # type: ignore[import-not-found, unused-ignore]
@@ -127,6 +156,7 @@ def measure_row(dtype: type, batch: int, rate: float, repeat: int, lr: float) ->
     spec, params, X, Y = problem(batch, dtype)
     bound = 2 * 2 * batch * SIZES[0] * SIZES[1] / rate
     t_manual = median_time(lambda: bp_manual.train_step(spec, params, X, Y, lr), repeat)
+    t_bare = median_time(bare_step(params, X, Y, lr), repeat)
     mlp = bp_manual.MLP.from_params(spec, params)
     t_mlp = median_time(lambda: mlp.step(X, Y, lr), repeat)
     with jax.enable_x64(dtype == np.float64):
@@ -145,13 +175,59 @@ def measure_row(dtype: type, batch: int, rate: float, repeat: int, lr: float) ->
         return f"{t / t_manual:.2f}x" if t == t else "-"
 
     return (
-        f"| {np.dtype(dtype).name} | {batch} | {us(bound)} | {us(t_manual)} | {us(t_mlp)} | {us(t_mjit)} "
-        f"| {us(t_ajit)} | {us(t_torch)} | {ratio(t_ajit)} | {ratio(t_torch)} | {bound / t_manual:.0%} |"
+        f"| {np.dtype(dtype).name} | {batch} | {us(bound)} | {us(t_manual)} | {us(t_mlp)} | {us(t_bare)} "
+        f"| {us(t_mjit)} | {us(t_ajit)} | {us(t_torch)} | {ratio(t_ajit)} | {ratio(t_torch)} "
+        f"| {t_ajit / t_bare:.2f}x | {bound / t_manual:.0%} |"
     )
 
 
+def bare_seed_step(W1: np.ndarray, W2: np.ndarray, x: np.ndarray, y: np.ndarray, lr: float) -> Callable[[], float]:
+    """The seed's step as a floor: ``BPNetwork.train``'s equations inline, with no checks and no structure.
+
+    Not the library (it validates nothing and would return NaN weights): it
+    measures what NumPy itself costs for these equations on this machine, so
+    the distance between it and ``BPNetwork.train`` is the price of the
+    library's checks and its readable structure.
+    """
+    W = [W1.copy(), W2.copy()]
+
+    def step() -> float:
+        Z1 = x @ W[0].T
+        A1 = 1.0 / (1.0 + np.exp(-Z1))
+        E = A1 @ W[1].T - y
+        delta1 = (E @ W[1]) * (A1 * (1.0 - A1))
+        W[1] = W[1] - lr * np.einsum("i,j->ij", E, A1)
+        W[0] = W[0] - lr * np.einsum("i,j->ij", delta1, x)
+        return float(0.5 * (E @ E))
+
+    return step
+
+
+def torch_seed_step(
+    W1: np.ndarray, W2: np.ndarray, x: np.ndarray, y: np.ndarray, lr: float
+) -> Callable[[], object] | None:
+    """The seed's step in torch (autograd, in-place SGD), when torch is installed."""
+    try:
+        import torch  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    ws = [torch.tensor(W, requires_grad=True) for W in (W1, W2)]
+    tx, ty = torch.tensor(x), torch.tensor(y)
+
+    def step() -> object:
+        out = torch.sigmoid(tx @ ws[0].T) @ ws[1].T
+        loss = 0.5 * ((out - ty) ** 2).sum()
+        grads = torch.autograd.grad(loss, ws)
+        with torch.no_grad():
+            for w, g in zip(ws, grads, strict=True):
+                w.sub_(lr * g)
+        return loss
+
+    return step
+
+
 def seed_regime(repeat: int) -> list[str]:
-    """The seed's 784-32-64, one sample per update: ``BPNetwork.train`` and the jitted epoch (lax.scan)."""
+    """The seed's 784-32-64, one sample per update: ``BPNetwork.train``, a bare-NumPy floor, torch, the jitted epoch."""
     import jax
 
     from bp_autodiff import scan
@@ -159,7 +235,11 @@ def seed_regime(repeat: int) -> list[str]:
     net = bp_manual.BPNetwork(784, 32, 64, 0.01, seed=0)
     rng = np.random.default_rng(1)
     x, y = rng.uniform(0, 1, 784), rng.normal(0, 1, 64)
+    W1, W2 = net.w_in2hid.copy(), net.w_hid2out.copy()
     t_seed = median_time(lambda: net.train(x, y), repeat)
+    t_bare = median_time(bare_seed_step(W1, W2, x, y, 0.01), repeat)
+    tstep = torch_seed_step(W1, W2, x, y, 0.01)
+    torch_text = f"torch {median_time(tstep, repeat) * 1e6:.1f} us" if tstep else "torch not installed"
     n = 2000
     X, Y = rng.uniform(0, 1, (n, 784)), rng.normal(0, 1, (n, 64))
     spec, params = net.mlp.spec, net.mlp.params
@@ -169,8 +249,9 @@ def seed_regime(repeat: int) -> list[str]:
         t_scan = median_time(lambda: jax.block_until_ready(scan.epoch(spec, jp, jX, jY, lr)), 10) / n
     return [
         f"Seed regime (784-32-64, float64, one sample per update): `BPNetwork.train` {t_seed * 1e6:.1f} us per "
-        f"sample (target <= 40 us); jitted epoch (`bp_autodiff.scan`, lax.scan of the manual kernels over "
-        f"{n} samples already on the device) {t_scan * 1e6:.1f} us per sample (target about 8 us)."
+        f"sample (target <= 40 us); the same equations as bare NumPy with no checks (a floor, not the library) "
+        f"{t_bare * 1e6:.1f} us; {torch_text}; jitted epoch (`bp_autodiff.scan`, lax.scan of the manual kernels "
+        f"over {n} samples already on the device) {t_scan * 1e6:.1f} us per sample (target about 8 us)."
     ]
 
 
@@ -187,9 +268,9 @@ def worker(quick: bool, threads: int) -> str:
         f"Load average at start: {os.getloadavg()[0]:.2f}.",
     ]
     table = [
-        "| dtype | batch | GEMM-bound | manual | MLP.step | manual jit | jax.grad jit | torch "
-        "| jax.grad / manual | torch / manual | manual GEMM fraction |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| dtype | batch | GEMM-bound | manual | MLP.step | bare NumPy | manual jit | jax.grad jit | torch "
+        "| jax.grad / manual | torch / manual | jax.grad / bare | manual GEMM fraction |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     rates = []
     for dtype in (np.float64, np.float32):
@@ -209,9 +290,20 @@ def thread_env(threads: int) -> dict[str, str]:
     env = dict(os.environ, **MALLOC)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    if threads == 1:
-        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    return env
+    return env  # XLA takes its thread count from the CPUs it is pinned to: see pin_to_cpus
+
+
+def pin_to_cpus(threads: int) -> Callable[[], None]:
+    """A ``preexec_fn`` confining the worker to its first ``threads`` CPUs.
+
+    The thread-count variables bind OpenBLAS and torch, but XLA's CPU runtime
+    sizes its thread pool from the CPUs it may run on and ignores them: without
+    this, "1 thread" timed NumPy on one core against XLA on two (measured:
+    ``jax.jit`` of a 512x784 @ 784x256 product reached 106 GFLOP/s with the
+    variables set, above one core's 76 GFLOP/s peak, and 63 pinned).
+    """
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def suite_rate(cache: str) -> tuple[float, int, float]:
@@ -253,7 +345,15 @@ def main() -> int:
     sections = []
     for threads in (int(t) for t in args.threads.split(",")):
         cmd = [sys.executable, __file__, "--worker", str(threads)] + (["--quick"] if args.quick else [])
-        done = subprocess.run(cmd, cwd=ROOT, env=thread_env(threads), capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            env=thread_env(threads),
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=pin_to_cpus(threads),
+        )
         if done.returncode:
             raise RuntimeError(done.stderr[-3000:])
         sections.append(done.stdout.strip() + "\n")

@@ -170,3 +170,23 @@ def test_jax_side_keeps_float64_without_global_config() -> None:
     assert grads[0]["W"].dtype == np.float64 and type(loss) is np.float64
     assert not jax.config.read("jax_enable_x64")  # the user's setting is untouched
     assert jax.numpy.ones(1).dtype == np.float32
+
+
+@pytest.mark.parametrize("n_samples", [2, 40_000], ids=["element-wise", "by-sum"])  # 3 x 40,000 > 2**16
+def test_both_finiteness_checks_refuse_nan_and_inf_and_pass_huge_finite_values(n_samples: int) -> None:
+    """``as_inputs`` checks small arrays element-wise and large ones by a sum: both must agree.
+
+    Finite values near the float64 maximum make the sum overflow to inf; that
+    alone must not be taken for a non-finite input (nor raise a warning, which
+    the suite turns into an error).
+    """
+    spec = NetworkSpec((3, 2))
+    assert (3 * n_samples > bp_manual.validation._ELEMENTWISE_MAX) == (n_samples > 2)
+    dtype = np.dtype(np.float64)
+    huge = np.full((n_samples, 3), np.finfo(np.float64).max / 2)
+    assert bp_manual.validation.as_inputs(spec, huge, dtype) is huge
+    for bad in (np.nan, np.inf, -np.inf):
+        X = np.ones((n_samples, 3))
+        X[n_samples - 1, 1] = bad
+        with pytest.raises(ValueError, match=rf"X contains NaN or inf \(first at index \({n_samples - 1}, 1\)\)"):
+            bp_manual.validation.as_inputs(spec, X, dtype)

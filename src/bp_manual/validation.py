@@ -62,20 +62,32 @@ def _values(arr: Any) -> NDArray[Any] | None:
         return None
 
 
+#: Largest array (in elements) that ``_finite`` checks element-wise: its boolean
+#: temporary is at most 64 KiB.
+_ELEMENTWISE_MAX = 1 << 16
+
+
 def _finite(name: str, values: NDArray[Any]) -> None:
     """Raise ``ValueError`` naming ``name`` and the first bad index if ``values`` has NaN or inf.
 
-    The fast path is one reduction with no temporary array: a sum is finite
-    exactly when every term is finite, unless finite terms overflow it (values
-    near the dtype's maximum); only then, or when it is not finite, is the
-    element-wise check run, which also finds the index for the message.
+    Small arrays (one sample, a minibatch) get ``np.isfinite(values).all()``.
+    Large ones (a whole training set) get one reduction with no temporary
+    array: a sum is finite exactly when every term is finite, unless finite
+    terms overflow it (values near the dtype's maximum); only then, or when it
+    is not finite, is the element-wise check run, which also finds the index
+    for the message. (The sum needs an ``np.errstate`` against that overflow's
+    warning, which costs more than the whole check of a small array.)
     """
     if values.dtype.kind != "f":
         return
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = values.sum()
-    if np.isfinite(total):
-        return
+    if values.size <= _ELEMENTWISE_MAX:
+        if np.isfinite(values).all():
+            return
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = values.sum()
+        if np.isfinite(total):
+            return
     bad = np.argwhere(~np.isfinite(values))
     if bad.size:
         raise ValueError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad[0])})")
