@@ -342,21 +342,11 @@ def main() -> int:
         "(a benchmark setting; see `benchmarks/bench_step.py`).",
         "",
     ]
-    sections = []
-    for threads in (int(t) for t in args.threads.split(",")):
-        cmd = [sys.executable, __file__, "--worker", str(threads)] + (["--quick"] if args.quick else [])
-        done = subprocess.run(
-            cmd,
-            cwd=ROOT,
-            env=thread_env(threads),
-            capture_output=True,
-            text=True,
-            check=False,
-            preexec_fn=pin_to_cpus(threads),
-        )
-        if done.returncode:
-            raise RuntimeError(done.stderr[-3000:])
-        sections.append(done.stdout.strip() + "\n")
+    quick = ["--quick"] if args.quick else []
+    sections = [
+        run_worker(["--worker", str(threads), *quick], threads) + "\n"
+        for threads in (int(t) for t in args.threads.split(","))
+    ]
     if not args.no_suite:
         with tempfile.TemporaryDirectory() as cache:
             cold, n, load_cold = suite_rate(cache)
@@ -373,6 +363,22 @@ def main() -> int:
     if args.out:
         write_table(Path(args.out), text)
     return 0
+
+
+def run_worker(args: list[str], threads: int) -> str:
+    """Run this script with ``args`` in a fresh process pinned to ``threads`` CPUs; its standard output."""
+    done = subprocess.run(
+        [sys.executable, __file__, *args],
+        cwd=ROOT,
+        env=thread_env(threads),
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=pin_to_cpus(threads),
+    )
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    return done.stdout.strip()
 
 
 START, END = "<!-- bench_step table: start -->", "<!-- bench_step table: end -->"
