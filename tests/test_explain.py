@@ -194,7 +194,7 @@ def test_cli_text_json_and_exit_status(capsys: pytest.CaptureFixture[str]) -> No
     "extra, message",
     [
         (["--sizes", "4,x"], "--sizes"),
-        (["--sizes", "4"], "sizes needs at least 2"),
+        (["--sizes", "4"], "argument --sizes: needs at least 2 positive integers"),
         (["--sizes", "4,3", "--output", "softmax"], "does not go with loss"),
         (["--sizes", "4,3", "--batch", "0"], "--batch"),
         (["--sizes", "4,3", "--trace", "--init", "xavier"], "unknown --init"),
@@ -203,5 +203,26 @@ def test_cli_text_json_and_exit_status(capsys: pytest.CaptureFixture[str]) -> No
 def test_cli_refuses_bad_arguments(extra: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["explain", *extra])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ("4,x", "argument --sizes: must be comma-separated integers like 784,32,64, got '4,x'"),
+        ("4", "argument --sizes: needs at least 2 positive integers, got '4'"),
+        ("4,0,3", "argument --sizes: needs at least 2 positive integers, got '4,0,3'"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["explain"], ["audit", "bp_manual:loss_and_grads"], ["train"]], ids=["explain", "audit", "train"]
+)
+def test_every_command_parses_sizes_the_same_way(
+    command: list[str], sizes: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One parser (``bp_autodiff.cli_args.layer_sizes``) for ``--sizes`` in every ``bp`` command."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main([*command, "--sizes", sizes])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err

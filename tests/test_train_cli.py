@@ -90,7 +90,7 @@ def test_lockstep_manual_side_is_train_fit_and_jax_side_stays_close() -> None:
     ("argv", "message"),
     [
         (["train", "--sizes", "64,32,3"], "does not fit digits: it has 64 inputs and needs 10 outputs"),
-        (["train", "--sizes", "64,x,10"], "--sizes must be comma-separated integers"),
+        (["train", "--sizes", "64,x,10"], "argument --sizes: must be comma-separated integers"),
         (["train", "--epochs", "0"], "--epochs must be >= 1"),
         (["train", "--lr", "-1"], "lr must be finite and > 0"),
     ],

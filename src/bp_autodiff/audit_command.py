@@ -31,6 +31,7 @@ import numpy as np
 import bp_manual
 from bp_autodiff import catalog
 from bp_autodiff.audit import audit, audit_forward, audit_step
+from bp_autodiff.cli_args import layer_sizes
 from bp_manual import HIDDEN, INITIALIZERS, LOSSES, NetworkSpec
 
 
@@ -55,16 +56,6 @@ def load_function(target: str) -> Callable[..., Any]:
     return obj
 
 
-def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--sizes must be comma-separated integers like 4,8,3, got {text!r}") from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"--sizes needs at least two positive integers, got {text!r}")
-    return sizes
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``bp audit`` to the ``bp`` parser."""
     p = sub.add_parser(
@@ -76,7 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument("target", metavar="MODULE:FUNCTION", help="e.g. my_backprop:loss_and_grads")
-    p.add_argument("--sizes", type=_sizes, default=None, help="layer sizes (default 4,8,3)")
+    p.add_argument("--sizes", type=layer_sizes, default=None, help="layer sizes (default 4,8,3)")
     p.add_argument("--hidden", choices=sorted(HIDDEN), default=None, help="hidden activation (default tanh)")
     p.add_argument("--output", choices=("identity", "softmax", "sigmoid"), default=None, help="default: the loss's")
     p.add_argument("--loss", choices=sorted(LOSSES), default=None, help="default mse")

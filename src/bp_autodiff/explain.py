@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 import bp_autodiff
 import bp_manual
 from bp_autodiff import network
+from bp_autodiff.cli_args import layer_sizes
 from bp_manual.explain import equations, render, shape_text, to_dict
 from bp_manual.initializers import INITIALIZERS
 
@@ -237,18 +238,9 @@ def trace(spec: bp_manual.NetworkSpec, batch: int = TRACE_BATCH, init: str = "xa
     return Trace(spec, batch, init, int(seed), tuple(rows))
 
 
-def parse_sizes(text: str) -> tuple[int, ...]:
-    """``"784,32,64"`` -> ``(784, 32, 64)``; ``ValueError`` naming ``--sizes`` otherwise."""
-    try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise ValueError(f"--sizes must be comma-separated integers like 784,32,64, got {text!r}") from None
-    return sizes
-
-
 def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     """``--sizes``, ``--hidden``, ``--output``, ``--loss``, ``--bias/--no-bias``."""
-    p.add_argument("--sizes", required=True, help="layer widths n_0,n_1,...,n_L, e.g. 784,32,64")
+    p.add_argument("--sizes", type=layer_sizes, required=True, help="layer widths n_0,n_1,...,n_L, e.g. 784,32,64")
     p.add_argument("--hidden", default="sigmoid", help="hidden activation (default sigmoid)")
     p.add_argument("--output", default="identity", help="output activation (default identity)")
     p.add_argument("--loss", default="mse", help="loss (default mse)")
@@ -277,9 +269,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
-        spec = bp_manual.NetworkSpec(
-            parse_sizes(args.sizes), hidden=args.hidden, output=args.output, loss=args.loss, bias=args.bias
-        )
+        spec = bp_manual.NetworkSpec(args.sizes, hidden=args.hidden, output=args.output, loss=args.loss, bias=args.bias)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     if args.batch is not None and args.batch < 1:

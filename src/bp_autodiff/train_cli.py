@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import bp_manual
+from bp_autodiff.cli_args import layer_sizes
 from bp_manual import data, saving
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import INITIALIZERS, Params
@@ -46,17 +47,12 @@ def _metric(task: str, out: NDArray[Any], y: NDArray[Any]) -> float:
     return 1.0 - resid / total if total > 0 else float("nan")
 
 
-def _parse_sizes(text: str, ds: data.Dataset, parser: argparse.ArgumentParser) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in text.split(","))
-    except ValueError:
-        parser.error(f"--sizes must be comma-separated integers, got {text!r}")
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        parser.error(f"--sizes needs at least 2 positive integers, got {text!r}")
+def _fit_sizes(sizes: tuple[int, ...], ds: data.Dataset, parser: argparse.ArgumentParser) -> tuple[int, ...]:
+    """``sizes`` (already parsed by ``layer_sizes``) if its ends fit the dataset, else a usage error."""
     if sizes[0] != ds.n_in or sizes[-1] != ds.n_out:
         parser.error(
-            f"--sizes {text} does not fit {ds.name}: it has {ds.n_in} inputs and needs {ds.n_out} outputs "
-            f"(e.g. --sizes {ds.n_in},64,{ds.n_out})"
+            f"--sizes {','.join(map(str, sizes))} does not fit {ds.name}: it has {ds.n_in} inputs and needs "
+            f"{ds.n_out} outputs (e.g. --sizes {ds.n_in},64,{ds.n_out})"
         )
     return sizes
 
@@ -98,7 +94,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (ValueError, TypeError) as exc:
         print(f"bp train: {exc}", file=sys.stderr)
         return 2
-    sizes = _parse_sizes(args.sizes, ds, parser) if args.sizes else (ds.n_in, 64, ds.n_out)
+    sizes = _fit_sizes(args.sizes, ds, parser) if args.sizes else (ds.n_in, 64, ds.n_out)
     classify = ds.task == "classification"
     try:
         spec = bp_manual.NetworkSpec(
@@ -270,7 +266,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--dataset", default="digits", help="digits (default), diabetes, mnist:DIR, csv:FILE (target last) or npz:FILE"
     )
-    p.add_argument("--sizes", help="layer widths n_in,hidden...,n_out (default n_in,64,n_out)")
+    p.add_argument("--sizes", type=layer_sizes, help="layer widths n_in,hidden...,n_out (default n_in,64,n_out)")
     p.add_argument("--hidden", default="relu", choices=sorted(HIDDEN), help="hidden activation (default relu)")
     p.add_argument(
         "--init", default="xavier_uniform", choices=sorted(INITIALIZERS), help="init scheme (default xavier_uniform)"
