@@ -172,7 +172,7 @@ def test_jax_side_keeps_float64_without_global_config() -> None:
     assert jax.numpy.ones(1).dtype == np.float32
 
 
-@pytest.mark.parametrize("n_samples", [2, 40_000], ids=["element-wise", "by-sum"])  # 3 x 40,000 > 2**16
+@pytest.mark.parametrize("n_samples", [2, 400_000], ids=["element-wise", "by-sum"])  # 3 x 400,000 > 2**20
 def test_both_finiteness_checks_refuse_nan_and_inf_and_pass_huge_finite_values(n_samples: int) -> None:
     """``as_inputs`` checks small arrays element-wise and large ones by a sum: both must agree.
 
