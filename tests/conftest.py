@@ -74,7 +74,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not WORST:
         return
     tr = terminalreporter
-    tr.section("worst observed errors (max|a - b| / max|b| per array; fraction of tolerance)")
+    tr.section("worst observed errors (max|a - b| / max(max|b|, T) per array; fraction of tolerance)")
     for key in sorted(WORST):
         rel, fraction, what = WORST[key]
         tr.write_line(f"{key:<34} {rel:.2e}  ({fraction:.3f} of tol)  over {COUNTS[key]} arrays; at {what}")

@@ -235,3 +235,24 @@ def test_report_renders_and_serialises() -> None:
     assert data["ok"] is False
     assert {f["kind"] for f in data["findings"]} == {"transpose"}
     assert {c["witness"] for c in data["comparisons"]} == {"jax", "fd"}
+
+
+def test_a_gradient_that_cancels_to_zero_is_no_finding() -> None:
+    """Zero weights and five samples of each class: ``dW_2 = 0`` exactly by the hand derivation,
+    6.9e-18 by JAX (rounding alone). Judged by the size of its terms (``term_scales``), the
+    correct backward pass passes; judged by the array's own norm it was a ``mismatch``."""
+    spec = bp_manual.NetworkSpec((1, 1, 2), hidden="sigmoid", output="softmax", loss="cross_entropy", bias=False)
+    params = [{"W": np.zeros((1, 1))}, {"W": np.zeros((2, 1))}]
+    X = np.array(
+        [[-0.0157], [0.0404], [-0.0346], [0.0471], [-0.0521], [0.1401], [-0.0239], [-0.1175], [-0.0567], [0.1559]]
+    )
+    Y = np.array([1, 0, 0, 0, 0, 1, 1, 1, 1, 0])
+    report = audit(spec, params, X, Y, bp_manual.loss_grads_and_deltas)
+    assert report.ok, report.findings
+
+    def doubled_output_delta(spec: bp_manual.NetworkSpec, params: list, X: np.ndarray, Y: np.ndarray) -> tuple:
+        loss, grads, deltas = bp_manual.loss_grads_and_deltas(spec, params, X, Y)
+        return loss, grads, [deltas[0], 2 * deltas[1]]
+
+    wrong = audit(spec, params, X, Y, doubled_output_delta)
+    assert [f.param for f in wrong.findings] == ["delta2"], wrong.findings  # the scale hides no real error

@@ -25,16 +25,25 @@ import bp_autodiff
 import bp_manual
 from bp_autodiff import bucketed
 from strategies import Problem, examples, problems
-from tolerances import close, gradient_rtol, problem_rtol, record, saturation, unit_roundoff
+from tolerances import (
+    FLOAT64_RTOL,
+    close,
+    gradient_rtol,
+    problem_rtol,
+    record,
+    saturation,
+    term_scales,
+    unit_roundoff,
+)
 
 
-def _compare(key: str, problem: Problem, manual: list, reference: list, rtol: float) -> None:
+def _compare(key: str, problem: Problem, manual: list, reference: list, rtol: float, scales: dict) -> None:
     for l, (m_layer, r_layer) in enumerate(zip(manual, reference, strict=True), start=1):
         m_items = m_layer.items() if isinstance(m_layer, dict) else [("delta", m_layer)]
         for name, value in m_items:
             ref = r_layer[name] if isinstance(r_layer, dict) else r_layer
             assert value.dtype == ref.dtype == np.dtype(problem.dtype), (name, value.dtype, ref.dtype)
-            ok, rel, fraction = close(value, ref, rtol)
+            ok, rel, fraction = close(value, ref, rtol, scale=scales[f"{name}{l}"])
             record(f"{key} {np.dtype(problem.dtype).name}", rel, fraction, f"{name}{l}: {problem.describe()}")
             assert ok, (
                 f"{name}{l} differs: max rel error {rel:.3e}, {fraction:.2f} x tolerance (rtol {rtol:.1e}) "
@@ -63,8 +72,9 @@ def test_manual_gradients_equal_jax(dtype: type, data: st.DataObject) -> None:
     ok, rel, fraction = close(np.array([loss_m]), np.array([loss_j]), rtol)
     record(f"loss {np.dtype(problem.dtype).name}", rel, fraction, problem.describe())
     assert ok, f"loss {loss_m} vs {loss_j} for {problem.describe()}"
-    _compare("grads", problem, grads_m, grads_j, rtol)
-    _compare("deltas", problem, deltas_m, deltas_j, rtol)
+    scales = term_scales(*args)
+    _compare("grads", problem, grads_m, grads_j, rtol, scales)
+    _compare("deltas", problem, deltas_m, deltas_j, rtol, scales)
 
 
 @settings(max_examples=examples(0.2))
@@ -87,9 +97,10 @@ def test_loss_and_grads_is_the_same_computation(problem: Problem) -> None:
 def test_sgd_step_equals_jax(problem: Problem) -> None:
     """One SGD step from each package's own gradients gives the same new params.
 
-    ``new = p - lr g``: a gradient error of ``rtol * max|g|`` moves ``new`` by
-    ``lr`` times that, and each side rounds the subtraction once
-    (``u * max|new|``); the bound below is their sum, per array.
+    ``new = p - lr g``: a gradient error of ``rtol * max(max|g|, T)`` (``T``
+    from ``term_scales``) moves ``new`` by ``lr`` times that, and each side
+    rounds the subtraction once (``u * max|new|``); the bound below is their
+    sum, per array.
     """
     lr = 0.1
     args = (problem.spec, problem.params, problem.X, problem.Y)
@@ -99,10 +110,12 @@ def test_sgd_step_equals_jax(problem: Problem) -> None:
     new_j = bp_autodiff.sgd_step(problem.params, grads_j, lr)
     rtol = problem_rtol(problem)
     u = unit_roundoff(problem.dtype)
-    for layer_m, layer_j, g in zip(new_m, new_j, grads_j, strict=True):
+    scales = term_scales(*args)
+    for l, (layer_m, layer_j, g) in enumerate(zip(new_m, new_j, grads_j, strict=True), start=1):
         for key in layer_m:
             assert layer_m[key].dtype == layer_j[key].dtype == np.dtype(problem.dtype)
-            bound = lr * 2 * rtol * np.max(np.abs(g[key])) + 2 * u * np.max(np.abs(layer_j[key]))
+            g_scale = max(float(np.max(np.abs(g[key]))), scales[f"{key}{l}"])
+            bound = lr * 2 * rtol * g_scale + 2 * u * np.max(np.abs(layer_j[key]))
             err = np.max(np.abs(layer_m[key].astype(np.float64) - layer_j[key]))
             assert err <= bound, (key, err, bound, problem.describe())
 
@@ -130,3 +143,47 @@ def test_saturated_tanh_float32_is_inside_the_derived_tolerance() -> None:
     assert 1000 < s < 1100  # 3 / tanh'(3.62) = 3 / 0.0029
     assert not close(manual[0]["W"], witness[0]["W"], gradient_rtol(spec.sizes, 1, np.float32))[0]
     assert close(manual[0]["W"], witness[0]["W"], gradient_rtol(spec.sizes, 1, np.float32, s))[0]
+
+
+def test_a_gradient_that_cancels_to_zero_is_judged_by_its_terms() -> None:
+    """The case that showed the array's norm is not always the size of its terms.
+
+    Zero weights make every hidden unit 0.5 and every softmax output 0.5, and
+    with five samples of each class ``dW_2 = sum_n (0.5 - Y_n) / 10 * 0.5`` is
+    exactly 0: the references hold rounding alone (JAX gave 6.9e-18 here, the
+    hand derivation 0), so the norm-wise comparison failed a correct gradient
+    at 5e8 times its tolerance. Its terms are ``0.05`` or ``0.15`` times
+    ``0.5``, ten of them: ``T = 0.5``. Against ``T`` the two sides agree, and a
+    gradient wrong by one part in a million of its terms is still refused.
+    """
+    spec = bp_manual.NetworkSpec((1, 1, 2), hidden="sigmoid", output="softmax", loss="cross_entropy", bias=False)
+    params = [{"W": np.zeros((1, 1))}, {"W": np.zeros((2, 1))}]
+    X = np.array(
+        [[-0.0157], [0.0404], [-0.0346], [0.0471], [-0.0521], [0.1401], [-0.0239], [-0.1175], [-0.0567], [0.1559]]
+    )
+    Y = np.array([1, 0, 0, 0, 0, 1, 1, 1, 1, 0])
+    _, manual = bp_manual.loss_and_grads(spec, params, X, Y)
+    _, witness = bucketed.loss_and_grads(spec, params, X, Y)
+    terms = term_scales(spec, params, X, Y)["W2"]
+    assert terms == pytest.approx(0.5, rel=1e-12)
+    assert np.max(np.abs(witness[1]["W"])) < 1e-15 and np.max(np.abs(manual[1]["W"])) < 1e-15
+    assert close(manual[1]["W"], witness[1]["W"], FLOAT64_RTOL, scale=terms)[0]
+    wrong = manual[1]["W"] + np.array([[1e-6 * terms], [0.0]])
+    assert not close(wrong, witness[1]["W"], FLOAT64_RTOL, scale=terms)[0]
+
+
+@settings(max_examples=examples(0.4))
+@given(problems(max_layers=3, max_width=16, max_batch=8, dtypes=(np.float64,)))
+def test_term_scales_bound_every_gradient_and_delta(problem: Problem) -> None:
+    """``T`` sums the absolute values of the terms, so no entry can exceed it.
+
+    ``|sum x_i| <= sum |x_i|`` entry by entry, through every layer (the
+    absolute-value pass bounds each delta, so it bounds what is built from it);
+    the factor ``1 + 1e-12`` covers the rounding of both float64 computations.
+    """
+    args = (problem.spec, problem.params, problem.X, problem.Y)
+    _, grads, deltas = bp_manual.loss_grads_and_deltas(*args)
+    scales = term_scales(*args)
+    for l, (g, d) in enumerate(zip(grads, deltas, strict=True), start=1):
+        for name, value in [*g.items(), ("delta", d)]:
+            assert np.max(np.abs(value)) <= scales[f"{name}{l}"] * (1 + 1e-12), (name, l, problem.describe())

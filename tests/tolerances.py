@@ -21,6 +21,7 @@ from bp_autodiff.tolerance import (
     n_ops,
     relative_errors,
     saturation,
+    term_scales,
     unit_roundoff,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "record",
     "relative_errors",
     "saturation",
+    "term_scales",
     "unit_roundoff",
 ]
 

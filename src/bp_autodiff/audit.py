@@ -97,6 +97,7 @@ from bp_autodiff.tolerance import (
     kinks_are_clear,
     relative_errors,
     saturation,
+    term_scales,
 )
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import Params, ParamsLike
@@ -361,8 +362,14 @@ def _compare(
     rtol: float,
     allowance: Array | None = None,
     index_map: Sequence[tuple[int, ...]] | None = None,
+    scale: float = 0.0,
 ) -> Comparison:
-    """Compare ``manual`` with ``reference``; ``allowance`` overrides ``rtol * (max|r| + |r_i|)``."""
+    """Compare ``manual`` with ``reference``: ``rtol * (max(max|r|, scale) + |r_i|)`` per entry.
+
+    ``scale`` is the array's term size ``T`` (``tolerance.term_scales``), so a
+    gradient that cancels to rounding noise is judged by its terms; ``allowance``
+    overrides the whole expression.
+    """
     shape = tuple(reference.shape)  # the FD witness passes its sampled entries flat and restores the shape
     if manual.shape != reference.shape:
         return Comparison(param, witness, tuple(reference.shape), "shape")
@@ -376,9 +383,9 @@ def _compare(
     m = manual.astype(np.float64)
     r = reference.astype(np.float64)
     err = np.abs(m - r)
-    rel = relative_errors(m, r)
+    rel = relative_errors(m, r, scale)
     if allowance is None:
-        allowance = rtol * (float(np.max(np.abs(r), initial=0.0)) + np.abs(r))
+        allowance = rtol * (max(float(np.max(np.abs(r), initial=0.0)), scale) + np.abs(r))
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(allowance > 0, err / np.where(allowance > 0, allowance, 1.0), np.where(err == 0, 0.0, np.inf))
     flat = int(np.argmax(frac)) if frac.size else 0
@@ -735,6 +742,7 @@ def audit(
     report = AuditReport(who, "gradients", spec, np.dtype(dtype).name, N, rtol)
 
     loss_j, grads_j, deltas_j = jax_grads.loss_grads_and_deltas(spec, params, X_, Y_)
+    scales = term_scales(spec, params, X_, Y_)
     refs = _flatten(spec, grads_j)
     delta_refs = {f"delta{i + 1}": d for i, d in enumerate(deltas_j)}
     _, cache = _forward(spec, params, X_)
@@ -779,7 +787,7 @@ def audit(
         if m is None:
             comparisons.append(Comparison(n, "jax", tuple(r.shape), "missing"))
             continue
-        c = _compare(n, "jax", m, r, rtol)
+        c = _compare(n, "jax", m, r, rtol, scale=scales[n])
         comparisons.append(c)
         if c.verdict != "pass":
             report.findings.append(_classify(n, m, refs, variants, ok, N, c))
@@ -810,7 +818,7 @@ def audit(
             m = delta_manual.get(n)
             if m is None:
                 continue
-            c = _compare(n, "jax", m, r, rtol)
+            c = _compare(n, "jax", m, r, rtol, scale=scales[n])
             comparisons.append(c)
             if c.verdict != "pass":
                 report.findings.append(_classify(n, m, delta_refs, variants, ok, N, c))
@@ -977,8 +985,9 @@ def audit_step(
     ``params - lr * JAX gradient``.
 
     Each array is compared through its implied gradient ``(p - new) / lr``
-    (float64), with the allowance ``rtol (max|g| + |g_i|) + 2 u (max|p| + max|new|) / lr``
-    (the gradient tolerance plus the rounding of the subtraction on each side).
+    (float64), with the allowance ``rtol (max(max|g|, T) + |g_i|) + 2 u (max|p| + max|new|) / lr``
+    (the gradient tolerance, ``T`` the term size of ``tolerance.term_scales``,
+    plus the rounding of the subtraction on each side).
 
     Args:
         spec, params, X, Y: as for :func:`audit`.
@@ -1001,6 +1010,7 @@ def audit_step(
     report = AuditReport(who, "step", spec, np.dtype(dtype).name, N, rtol)
     loss_before, grads_j = jax_grads.loss_and_grads(spec, params, X_, Y_)
     refs = _flatten(spec, grads_j)
+    scales = term_scales(spec, params, X_, Y_)
     report.extra["loss before"] = float(loss_before)
     try:
         with np.errstate(all="ignore"):
@@ -1024,7 +1034,7 @@ def audit_step(
     def allowance(name: str, r: Array) -> Array:
         new_max = float(np.max(np.abs(found[name].astype(np.float64)), initial=0.0))
         extra = 2 * u * (float(np.max(np.abs(p_flat[name]), initial=0.0)) + new_max) / lr
-        return rtol * (float(np.max(np.abs(r), initial=0.0)) + np.abs(r)) + extra
+        return rtol * (max(float(np.max(np.abs(r), initial=0.0)), scales[name]) + np.abs(r)) + extra
 
     for n, r in refs.items():
         m = found.get(n)

@@ -9,12 +9,22 @@ What it is not for: deciding *what* to compare (the auditor and the tests do).
 The comparison, per array (each ``W_l``, ``b_l``, ``delta_l``)::
 
     |manual - reference| <= atol + rtol * |reference|   elementwise,
-    atol = rtol * max|reference|                          (the array's inf-norm)
+    atol = rtol * max(max|reference|, T)                  (the array's inf-norm, or T)
 
-``atol`` is scaled by the array's norm because an entry that is small through
-cancellation (``dW_ij = sum_n delta_ni A_nj`` with terms of both signs) carries
-the absolute rounding error of its largest terms, not of its own size; the
-array's largest entry is the natural measure of those terms.
+``atol`` is scaled by the size of the array's *terms*, because an entry that
+is small through cancellation (``dW_ij = sum_n delta_ni A_nj`` with terms of
+both signs) carries the absolute rounding error of its largest terms, not of
+its own size. Usually the array's largest entry measures those terms. It does
+not when the whole array cancels: with zero weights and as many samples of
+each class, ``dW_L = 0`` exactly, and the two sides differ by rounding alone
+(the property test found such a case: 0 against 6.9e-18). ``T``
+(:func:`term_scales`) is the largest entry of the same backward pass run on
+absolute values, ``|delta_L| = (|Y_hat| + |Y|) / N``,
+``|delta_l| = (|delta_{l+1}| @ |W_{l+1}|) * |f'(Z_l)|``,
+``|dW_l| = |delta_l|^T @ |A_{l-1}|``, ``|db_l| = sum_n |delta_l|``: entry by
+entry the sum of the absolute values of the terms (Higham's componentwise
+bound), never below ``|reference|``. Comparisons that do not have the network
+at hand pass no ``T`` and use the array's norm.
 
 Error model. Both sides evaluate the same mathematical expression in floating
 point with unit roundoff ``u`` (2**-53 for float64, 2**-24 for float32), in
@@ -101,6 +111,7 @@ from bp_manual.activations import HIDDEN
 from bp_manual.initializers import ParamsLike
 from bp_manual.network import forward, loss_grads_and_deltas
 from bp_manual.spec import NetworkSpec
+from bp_manual.validation import prepare_batch
 
 KAPPA = 8.0
 FLOAT64_RTOL = 1e-9
@@ -163,6 +174,33 @@ def saturation(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> f
     return total
 
 
+def term_scales(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> dict[str, float]:
+    """``T`` of the module docstring for every gradient and delta array, by name.
+
+    Keys ``"W1"``, ``"b1"``, ..., ``"delta1"``, ... (layer ``l`` is ``params[l - 1]``).
+    Each value is the largest entry of the backward pass on absolute values,
+    in float64: how large the terms summed into that array's entries are, so
+    ``rtol * T`` is their rounding error however much they cancel. Shapes as
+    for ``bp_manual.loss_and_grads``.
+    """
+    p64 = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
+    X64, Y64 = prepare_batch(spec, p64, X, Y)
+    derivative = HIDDEN[spec.hidden].derivative
+    scales: dict[str, float] = {}
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        Y_hat, cache = forward(spec, p64, X64)
+        M = (np.abs(Y_hat) + np.abs(Y64)) / X64.shape[0]  # |delta_L|: the terms of (Y_hat - Y) / N
+        for l in range(spec.n_layers, 0, -1):
+            scales[f"delta{l}"] = float(np.max(M))
+            scales[f"W{l}"] = float(np.max(M.T @ np.abs(cache[l - 1].A_prev)))
+            if spec.bias:
+                scales[f"b{l}"] = float(np.max(M.sum(axis=0)))
+            if l > 1:
+                below = cache[l - 2]
+                M = (M @ np.abs(p64[l - 1]["W"])) * np.abs(derivative(below.Z, below.A))
+    return scales
+
+
 def params_difference(actual: ParamsLike, reference: ParamsLike) -> tuple[float, float]:
     """Norm-wise agreement of two params-shaped lists: ``(max abs diff, max over arrays of
     max|actual - reference| / max|reference|)`` (an all-zero reference counts the raw difference).
@@ -190,29 +228,31 @@ def fd_rounding(sizes: tuple[int, ...], n_samples: int, loss: float, h: float = 
     return KAPPA * n_ops(sizes, n_samples) * unit_roundoff(np.float64) * (1.0 + abs(loss)) / h
 
 
-def relative_errors(actual: NDArray[Any], reference: NDArray[Any]) -> NDArray[np.float64]:
-    """Elementwise ``|a_i - r_i| / (max|r| + |r_i|)``, the auditor's relative error.
+def relative_errors(actual: NDArray[Any], reference: NDArray[Any], scale: float = 0.0) -> NDArray[np.float64]:
+    """Elementwise ``|a_i - r_i| / (max(max|r|, scale) + |r_i|)``, the auditor's relative error.
 
-    Both arrays have the same shape; computed in float64. Where the denominator
-    is 0 (the whole reference is 0) the error is 0 if ``a_i == 0``, else inf.
-    The comparison ``close(a, r, rtol)`` holds exactly when every entry is
-    ``<= rtol``.
+    Both arrays have the same shape; computed in float64. ``scale`` is the
+    array's ``T`` (:func:`term_scales`) when known. Where the denominator is 0
+    (the whole reference is 0 and no scale) the error is 0 if ``a_i == 0``,
+    else inf. The comparison ``close(a, r, rtol, scale)`` holds exactly when
+    every entry is ``<= rtol``.
     """
     a = np.asarray(actual, dtype=np.float64)
     r = np.asarray(reference, dtype=np.float64)
     err = np.abs(a - r)
-    denom = float(np.max(np.abs(r), initial=0.0)) + np.abs(r)
+    denom = max(float(np.max(np.abs(r), initial=0.0)), scale) + np.abs(r)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(denom > 0, err / np.where(denom > 0, denom, 1.0), np.where(err == 0, 0.0, np.inf))
     return np.asarray(rel, dtype=np.float64)
 
 
-def close(actual: NDArray[Any], reference: NDArray[Any], rtol: float) -> tuple[bool, float, float]:
-    """Check ``|actual - reference| <= rtol * (max|reference| + |reference|)``.
+def close(actual: NDArray[Any], reference: NDArray[Any], rtol: float, scale: float = 0.0) -> tuple[bool, float, float]:
+    """Check ``|actual - reference| <= rtol * (max(max|reference|, scale) + |reference|)``.
 
-    Returns ``(ok, rel, fraction)``: ``rel = max|actual - reference| / max|reference|``
-    (0/0 read as 0) and ``fraction``, the largest ratio of an element's error
-    to its allowance (<= 1 when ``ok``).
+    ``scale`` is the array's ``T`` (:func:`term_scales`) when the network is at
+    hand. Returns ``(ok, rel, fraction)``: ``rel = max|actual - reference| /
+    max(max|reference|, scale)`` (0/0 read as 0) and ``fraction``, the largest
+    ratio of an element's error to its allowance (<= 1 when ``ok``).
     """
     actual = np.asarray(actual, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
@@ -221,12 +261,12 @@ def close(actual: NDArray[Any], reference: NDArray[Any], rtol: float) -> tuple[b
     if not (np.all(np.isfinite(actual)) and np.all(np.isfinite(reference))):
         return False, float("inf"), float("inf")
     err = np.abs(actual - reference)
-    scale = float(np.max(np.abs(reference), initial=0.0))
-    if scale == 0.0:
+    norm = max(float(np.max(np.abs(reference), initial=0.0)), scale)
+    if norm == 0.0:
         ok = bool(np.all(err == 0.0))
         return ok, (0.0 if ok else float("inf")), (0.0 if ok else float("inf"))
-    fraction = float(np.max(relative_errors(actual, reference), initial=0.0)) / rtol
-    return fraction <= 1.0, float(np.max(err, initial=0.0)) / scale, fraction
+    fraction = float(np.max(relative_errors(actual, reference, scale), initial=0.0)) / rtol
+    return fraction <= 1.0, float(np.max(err, initial=0.0)) / norm, fraction
 
 
 def kinks_are_clear(spec: NetworkSpec, params: ParamsLike, X: object) -> bool:
