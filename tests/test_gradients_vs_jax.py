@@ -80,16 +80,29 @@ def test_manual_gradients_equal_jax(dtype: type, data: st.DataObject) -> None:
 @settings(max_examples=examples(0.2))
 @given(problems(max_layers=3, max_width=16, max_batch=8))
 def test_loss_and_grads_is_the_same_computation(problem: Problem) -> None:
-    """``loss_and_grads`` is ``loss_grads_and_deltas`` without the deltas, on both sides."""
+    """``loss_and_grads`` is ``loss_grads_and_deltas`` without the deltas, on both sides.
+
+    In ``bp_manual`` one function calls the other: the same bits. In
+    ``bp_autodiff`` they are two XLA programs (the second differentiates with
+    respect to zero probes on every ``Z_l`` too), which XLA may fuse and order
+    differently: the same rounding-error model as manual against JAX, so the
+    same derived tolerance. (Bit equality was asserted here until the thorough
+    profile found a case 1 ulp apart: 0.08822511270859063 against ...065.)
+    """
     args = (problem.spec, problem.params, problem.X, problem.Y)
+    rtol, scales = problem_rtol(problem), term_scales(*args)
     for module in (bp_manual, bp_autodiff):
         loss_a, grads_a = module.loss_and_grads(*args)
         loss_b, grads_b, _ = module.loss_grads_and_deltas(*args)
-        assert loss_a == loss_b
-        for a, b in zip(grads_a, grads_b, strict=True):
+        same = module is bp_manual
+        assert loss_a == loss_b if same else close(np.array([loss_a]), np.array([loss_b]), rtol)[0]
+        for l, (a, b) in enumerate(zip(grads_a, grads_b, strict=True), start=1):
             assert a.keys() == b.keys()
             for key in a:
-                np.testing.assert_array_equal(a[key], b[key])
+                if same:
+                    np.testing.assert_array_equal(a[key], b[key])
+                else:
+                    assert close(a[key], b[key], rtol, scale=scales[f"{key}{l}"])[0], (key, l, problem.describe())
 
 
 @settings(max_examples=examples(0.4))
