@@ -101,7 +101,7 @@ def jax_steps(spec: bp_manual.NetworkSpec, lr: float) -> tuple[Callable, Callabl
     return jax.jit(manual), jax.jit(autodiff)
 
 
-def bare_step(params: bp_manual.Params, X: np.ndarray, Y: np.ndarray, lr: float) -> Callable[[], None]:
+def bare_step(params: bp_manual.Params, X: np.ndarray, Y: np.ndarray, lr: float) -> Callable[[], list[np.ndarray]]:
     """The 784-256-10 step as a floor: the equations inline, no checks, no structure (not the library).
 
     What NumPy itself costs for one relu/softmax/cross-entropy SGD step with
@@ -113,7 +113,7 @@ def bare_step(params: bp_manual.Params, X: np.ndarray, Y: np.ndarray, lr: float)
     P = [params[0]["W"], params[0]["b"], params[1]["W"], params[1]["b"]]
     N = X.shape[0]
 
-    def step() -> None:
+    def step() -> list[np.ndarray]:
         Z1 = X @ P[0].T + P[1]
         A1 = np.maximum(Z1, 0.0)
         Z2 = A1 @ P[2].T + P[3]
@@ -123,6 +123,7 @@ def bare_step(params: bp_manual.Params, X: np.ndarray, Y: np.ndarray, lr: float)
         dW1 = np.einsum("i,j->ij", delta1[0], X[0]) if N == 1 else delta1.T @ X
         P[2], P[3] = P[2] - lr * (delta2.T @ A1), P[3] - lr * delta2.sum(axis=0)
         P[0], P[1] = P[0] - lr * dW1, P[1] - lr * delta1.sum(axis=0)
+        return P  # [W1, b1, W2, b2] after the step
 
     return step
 

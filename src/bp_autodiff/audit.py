@@ -513,10 +513,11 @@ def _derivative_variants(
     return out
 
 
-def _close(a: Array, b: Array, rtol: float) -> bool:
+def _close(a: Array, b: Array, rtol: float, scale: float = 0.0) -> bool:
+    """``a`` within ``rtol`` of ``b``, as :func:`_compare` judges it (``scale``: the array's ``T``)."""
     if a.shape != b.shape or not np.all(np.isfinite(a)):
         return False
-    return bool(np.max(relative_errors(a, b), initial=0.0) <= rtol)
+    return bool(np.max(relative_errors(a, b, scale), initial=0.0) <= rtol)
 
 
 def _vacuity(
@@ -823,7 +824,7 @@ def audit(
             if c.verdict != "pass":
                 report.findings.append(_classify(n, m, delta_refs, variants, ok, N, c))
         if len(delta_manual) == spec.n_layers:
-            report.localisation = _localise(spec, params, cache, manual, delta_manual, delta_refs, refs, rtol)
+            report.localisation = _localise(spec, params, cache, manual, delta_manual, delta_refs, refs, rtol, scales)
 
     all_comparisons = [x for pair in _interleave(comparisons, fd) for x in pair]
     report.comparisons, vac_warnings = _vacuity(spec, cache, {**refs}, manual, all_comparisons, np.dtype(dtype))
@@ -867,8 +868,12 @@ def _localise(
     delta_refs: Mapping[str, Array],
     refs: Mapping[str, Array],
     rtol: float,
+    scales: Mapping[str, float],
 ) -> list[dict[str, str]]:
     """Per delta and gradient: right, wrong and introduced here, or wrong and inherited.
+
+    Every comparison uses the array's term size (``scales``, from
+    ``tolerance.term_scales``), as the verdicts do.
 
     A delta is *introduced* wrong when it differs from JAX's and is not what
     the correct recursion (``bp_manual.network.delta_below``) makes of the
@@ -881,7 +886,7 @@ def _localise(
     for l in range(L, 0, -1):
         name = f"delta{l}"
         m = deltas[name]
-        if _close(m, delta_refs[name], rtol):
+        if _close(m, delta_refs[name], rtol, scales[name]):
             entries.append({"where": name, "status": "ok", "detail": "matches JAX"})
         elif l == L:
             entries.append(
@@ -895,7 +900,7 @@ def _localise(
             below = cache[l - 1]
             with np.errstate(all="ignore"):
                 expected = delta_below(deltas[f"delta{l + 1}"], params[l]["W"], f_prime(below.Z, below.A))
-            if _close(m, expected, rtol):
+            if _close(m, expected, rtol, scales[name]):
                 entries.append(
                     {
                         "where": name,
@@ -918,8 +923,8 @@ def _localise(
             g = manual.get(pname)
             if g is None:
                 continue
-            right = _close(g, refs[pname], rtol)
-            follows = _close(g, expected_g[key], rtol)
+            right = _close(g, refs[pname], rtol, scales[pname])
+            follows = _close(g, expected_g[key], rtol, scales[pname])
             formula = f"dW{l} = delta{l}.T @ A{l - 1}" if key == "W" else f"db{l} = delta{l}.sum(axis=0)"
             if right:
                 entries.append({"where": pname, "status": "ok", "detail": "matches JAX"})
