@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-DOC_FILES = sorted(DOCS.glob("*.md"))
+DOC_FILES = sorted(DOCS.rglob("*.md"))
 
 #: ``[`code`](relative/path#L12)``: a link to one line, whose text is the code on it.
 LINE_LINK = re.compile(r"\[`(?P<code>[^`]+)`\]\((?P<path>[^)#\s]+)#L(?P<line>\d+)\)")
@@ -75,7 +75,7 @@ def _slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-@pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: str(p.relative_to(DOCS)))
 def test_every_line_link_points_at_its_code(doc: Path) -> None:
     problems = []
     for m in LINE_LINK.finditer(doc.read_text(encoding="utf-8")):
@@ -93,7 +93,7 @@ def test_every_line_link_points_at_its_code(doc: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: str(p.relative_to(DOCS)))
 def test_every_relative_link_resolves(doc: Path) -> None:
     text = doc.read_text(encoding="utf-8")
     problems = []
@@ -125,7 +125,7 @@ def test_the_derivation_links_every_equation_and_its_test() -> None:
     assert not missing, "docs/derivation.md does not link:\n" + "\n".join(missing)
 
 
-@pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: str(p.relative_to(DOCS)))
 def test_maths_delimiters_are_balanced(doc: Path) -> None:
     """For a forge's ``$...$`` renderer: outside code, ``$$`` and ``$`` come in
     pairs in each paragraph, and inline ``$`` never spans lines."""

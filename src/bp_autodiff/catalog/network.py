@@ -1,4 +1,4 @@
-"""A catalog of wrong backward passes: teaching examples for the auditor.
+"""The network catalog: wrong backward passes of the dense network, teaching examples for the auditor.
 
 What this module is for: each function below is a plain, readable backward
 pass (or update rule, or prediction) with one classic mistake in it, marked
