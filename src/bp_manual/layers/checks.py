@@ -32,6 +32,7 @@ def float_array(name: str, x: object, ndim: int | tuple[int, ...] | None = None,
         ValueError: ``x`` has the wrong number of dimensions, or (NumPy inputs)
             holds NaN or inf.
     """
+    arr: Any
     if is_numpy(x):
         try:
             arr = np.asarray(x)
