@@ -25,7 +25,7 @@ Columns:
   checks (``bare_step``); ``jax.grad / bare`` below 1 marks a row that no
   unfused NumPy of these equations wins.
 - ``manual jit``: the same Python kernels traced by ``jax.jit`` (loss_grads + update).
-- ``jax.grad jit``: ``jax.value_and_grad`` of ``bp_autodiff.network.loss`` + update, jitted.
+- ``jax.grad jit``: ``jax.value_and_grad`` of ``bp_autodiff.witness.network.loss`` + update, jitted.
 - ``torch``: autograd + in-place SGD, when torch is installed.
 - ``GEMM-bound``: the arithmetic of the two large products (forward ``X @ W1.T``
   and ``dW1 = delta1.T @ X``) at this machine's measured GEMM rate.
@@ -88,7 +88,7 @@ def problem(batch: int, dtype: type) -> tuple[bp_manual.NetworkSpec, bp_manual.P
 def jax_steps(spec: bp_manual.NetworkSpec, lr: float) -> tuple[Callable, Callable]:
     import jax
 
-    import bp_autodiff.network as jnet
+    import bp_autodiff.witness.network as jnet
 
     def manual(params, X, Y):
         loss, grads, _ = bp_manual.loss_grads_and_deltas(spec, params, X, Y)
@@ -231,7 +231,7 @@ def seed_regime(repeat: int) -> list[str]:
     """The seed's 784-32-64, one sample per update: ``BPNetwork.train``, a bare-NumPy floor, torch, the jitted epoch."""
     import jax
 
-    from bp_autodiff import scan
+    from bp_autodiff.jitted import scan
 
     net = bp_manual.BPNetwork(784, 32, 64, 0.01, seed=0)
     rng = np.random.default_rng(1)
@@ -251,7 +251,7 @@ def seed_regime(repeat: int) -> list[str]:
     return [
         f"Seed regime (784-32-64, float64, one sample per update): `BPNetwork.train` {t_seed * 1e6:.1f} us per "
         f"sample (target <= 40 us); the same equations as bare NumPy with no checks (a floor, not the library) "
-        f"{t_bare * 1e6:.1f} us; {torch_text}; jitted epoch (`bp_autodiff.scan`, lax.scan of the manual kernels "
+        f"{t_bare * 1e6:.1f} us; {torch_text}; jitted epoch (`bp_autodiff.jitted.scan`, lax.scan of the manual kernels "
         f"over {n} samples already on the device) {t_scan * 1e6:.1f} us per sample (target about 8 us)."
     ]
 

@@ -15,7 +15,7 @@ report as a flaky timing failure.
 JAX's persistent compilation cache is on for the tests (``.jax_cache/`` in the
 repository root unless ``JAX_COMPILATION_CACHE_DIR`` says otherwise; at most
 512 MB, least recently used entries dropped first), so a fresh test process
-loads the bucketed witness's few executables (``bp_autodiff.bucketed``) from
+loads the bucketed witness's few executables (``bp_autodiff.witness.bucketed``) from
 disk instead of compiling them again.
 """
 

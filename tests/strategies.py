@@ -94,7 +94,7 @@ class Problem:
 
 def kinks_are_clear(problem: Problem) -> bool:
     """True when every pre-activation of a kinked hidden layer is farther from 0
-    than the forward rounding error could move it (``bp_autodiff.tolerance.kinks_are_clear``),
+    than the forward rounding error could move it (``bp_autodiff.auditor.tolerance.kinks_are_clear``),
     so both sides take the same branch of ``relu'``."""
     return _kinks_are_clear(problem.spec, problem.params, problem.X)
 

@@ -8,7 +8,7 @@ Two properties carry the weight:
   ``sgd_step`` and ``predict``) gets no finding across hypothesis-drawn
   problems (``tests/strategies.py``: 1-5 layers, widths 1-32, every
   activation, loss, init scheme and bias setting), in float64 and float32.
-  The tolerances are the project's (``bp_autodiff.tolerance``), not loosened
+  The tolerances are the project's (``bp_autodiff.auditor.tolerance``), not loosened
   for the auditor. The number of cases tried is recorded and printed at the
   end of the session (``tolerances.record``).
 
@@ -26,8 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bp_manual
-from bp_autodiff import audit, audit_forward, audit_step, catalog
-from bp_autodiff.audit import FORWARD_KINDS, STEP_KINDS
+from bp_autodiff import FORWARD_KINDS, STEP_KINDS, audit, audit_forward, audit_step, catalog
 from strategies import Problem, examples, problems
 from tolerances import record
 
@@ -65,7 +64,7 @@ def test_catalog_covers_the_issue_list() -> None:
 def test_localisation_names_where_the_error_is_introduced(name: str, introduced: list[str]) -> None:
     report = catalog.audit_entry(name)
     assert report.introduced == introduced, report.render()
-    statuses = {e["where"]: e["status"] for e in report.localisation}
+    statuses = {e.where: e.status for e in report.localisation}
     if introduced == ["delta2"]:  # everything below the output delta only inherits it
         assert statuses["delta1"] == statuses["W1"] == "inherited"
 
@@ -114,7 +113,7 @@ def test_no_false_alarm_on_the_correct_gradients(dtype: type, data: st.DataObjec
     record(f"audit, correct grads {np.dtype(dtype).name}", worst, worst, problem.describe())
     assert report.ok, report.render()
     assert all(c.verdict in ("pass", "vacuous") for c in report.comparisons), report.render()
-    assert all(e["status"] == "ok" for e in report.localisation)
+    assert all(e.status == "ok" for e in report.localisation)
 
 
 @settings(max_examples=examples(0.2))
@@ -249,7 +248,7 @@ def test_a_gradient_that_cancels_to_zero_is_no_finding() -> None:
     Y = np.array([1, 0, 0, 0, 0, 1, 1, 1, 1, 0])
     report = audit(spec, params, X, Y, bp_manual.loss_grads_and_deltas)
     assert report.ok, report.findings
-    assert {e["where"]: e["status"] for e in report.localisation} == dict.fromkeys(
+    assert {e.where: e.status for e in report.localisation} == dict.fromkeys(
         ("delta2", "W2", "delta1", "W1"), "ok"
     )
 

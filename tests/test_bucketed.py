@@ -1,6 +1,6 @@
 """The bucketed witness cannot hide a wrong gradient.
 
-``bp_autodiff.bucketed`` pads every shape to a few buckets so the property
+``bp_autodiff.witness.bucketed`` pads every shape to a few buckets so the property
 tests compile a handful of executables instead of one per random shape. Three
 properties make that safe:
 
@@ -23,7 +23,7 @@ import numpy as np
 from hypothesis import given, settings
 
 import bp_autodiff
-from bp_autodiff import bucketed
+from bp_autodiff.witness import bucketed
 from bp_manual.validation import prepare_batch
 from strategies import Problem, examples, problems
 from tolerances import close, problem_rtol, record, term_scales

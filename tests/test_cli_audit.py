@@ -11,7 +11,7 @@ import pytest
 
 import bp_manual
 from bp_autodiff import catalog
-from bp_autodiff.check import check
+from bp_autodiff.auditor.check import check
 
 
 def _bp(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:

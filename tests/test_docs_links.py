@@ -44,8 +44,8 @@ REQUIRED: list[tuple[str, str]] = [
     # update and ordering
     ("src/bp_manual/optim.py", "step = np.multiply(g[key], lr, out=g[key] if reuse_grads else None)"),
     ("src/bp_manual/optim.py", "layer[key] = np.subtract(p[key], step, out=step)"),
-    ("src/bp_manual/train.py", "loss, grads, _ = _loss_grads_and_deltas(spec, params, X, Y)"),
-    ("src/bp_manual/train.py", "return loss, _sgd_update(params, grads, lr, reuse_grads=True)"),
+    ("src/bp_manual/train.py", "loss, grads, _ = loss_grads_and_deltas_prepared(spec, params, X, Y)"),
+    ("src/bp_manual/train.py", "return loss, sgd_update_prepared(params, grads, lr, reuse_grads=True)"),
     # the seed's errors, published and corrected
     ("src/bp_manual/seed_published.py", "self.w_hid2out += out_error * hid_outs.T * self.lr"),
     ("src/bp_manual/seed_published.py", "self.w_in2hid += (inputs * hid_error * self.lr).T"),

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import bp_manual
 from bp_autodiff import cli
-from bp_autodiff.explain import TRACE_RTOL, trace
+from bp_autodiff.auditor.trace import TRACE_RTOL, trace
 from bp_manual.activations import HIDDEN, Activation, tanh
 from bp_manual.explain import equations, render, to_dict
 from strategies import examples, make_targets, specs
@@ -221,7 +221,7 @@ def test_cli_refuses_bad_arguments(extra: list[str], message: str, capsys: pytes
 def test_every_command_parses_sizes_the_same_way(
     command: list[str], sizes: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One parser (``bp_autodiff.cli_args.layer_sizes``) for ``--sizes`` in every ``bp`` command."""
+    """One parser (``bp_autodiff.cli.args.layer_sizes``) for ``--sizes`` in every ``bp`` command."""
     with pytest.raises(SystemExit) as exc:
         cli.main([*command, "--sizes", sizes])
     assert exc.value.code == 2

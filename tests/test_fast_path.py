@@ -106,7 +106,7 @@ def test_the_update_and_the_kernels_stay_in_jax_for_jax_arrays() -> None:
     with jax.enable_x64(True):  # the kernels are typed for NumPy; JAX arrays pass through the namespace
         p: Any = [{"W": jnp.asarray([[1.0, -2.0]]), "b": jnp.asarray([0.5])}]
         g: Any = [{"W": jnp.asarray([[0.25, 4.0]]), "b": jnp.asarray([-1.0])}]
-        new = optim._sgd_update(p, g, 0.5)
+        new = optim.sgd_update_prepared(p, g, 0.5)
         assert all(isinstance(new[0][k], jax.Array) for k in ("W", "b"))
         np.testing.assert_array_equal(np.asarray(new[0]["W"]), [[0.875, -4.0]])
         np.testing.assert_array_equal(np.asarray(new[0]["b"]), [1.0])

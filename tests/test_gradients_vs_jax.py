@@ -7,7 +7,7 @@ float64 and float32), ``bp_manual.loss_and_grads`` must equal
 ``tolerances.py``: ``rtol = 1e-9`` in float64. The per-layer deltas and one
 SGD step are held to the same standard.
 
-The central property reads JAX's side from ``bp_autodiff.bucketed`` (the same
+The central property reads JAX's side from ``bp_autodiff.witness.bucketed`` (the same
 witness on shapes padded to a few buckets, so a fresh process compiles a
 handful of executables, not one per random shape); ``test_bucketed.py`` proves
 it equals the unpadded witness and that the padding cannot reach a real
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import bp_autodiff
 import bp_manual
-from bp_autodiff import bucketed
+from bp_autodiff.witness import bucketed
 from strategies import Problem, examples, problems
 from tolerances import (
     FLOAT64_RTOL,
@@ -55,7 +55,7 @@ def _compare(key: str, problem: Problem, manual: list, reference: list, rtol: fl
 #: ``thorough``): with the bucketed witness (two compiled executables, loaded from
 #: JAX's persistent cache) 200 examples take about 1 s, where they took about 45 s
 #: with one compile per shape. The tolerance includes the saturation term of
-#: ``bp_autodiff.tolerance``: at 4x the examples, without it, a correct float32
+#: ``bp_autodiff.auditor.tolerance``: at 4x the examples, without it, a correct float32
 #: case (one saturated tanh unit) fell outside the tolerance; that case is pinned
 #: below as a regression test.
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

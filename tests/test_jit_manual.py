@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import bp_autodiff
 import bp_manual
-from bp_autodiff import bucketed
-from bp_autodiff.jitcache import bounded_jit
+from bp_autodiff.witness import bucketed
+from bp_autodiff.witness.jitcache import bounded_jit
 from strategies import Problem, examples, problems
 from tolerances import close, problem_rtol, record
 

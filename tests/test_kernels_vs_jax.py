@@ -5,7 +5,7 @@ The network-level property (``test_gradients_vs_jax.py``) catches a wrong kernel
 drawn network uses it; these properties check each kernel directly, on every draw, so a wrong
 derivative is caught at once (the mutation campaign of ``docs/testing.md`` found the cheap,
 direct check worth having). The reference is the JAX witness's own definition
-(``bp_autodiff.network.HIDDEN``, ``OUTPUTS``, ``loss_from_logits``, written from JAX's
+(``bp_autodiff.witness.network.HIDDEN``, ``OUTPUTS``, ``loss_from_logits``, written from JAX's
 primitives, not from ``bp_manual``), differentiated by ``jax.grad``, in float64.
 
 Tolerance: ``close(..., FLOAT64_RTOL)`` from ``tests/tolerances.py``, the float64 gradient
@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bp_manual
-from bp_autodiff import network as witness
+from bp_autodiff.witness import network as witness
 from bp_manual.activations import HIDDEN
 from bp_manual.losses import LOSSES, OUTPUTS, log_softmax
 from strategies import examples

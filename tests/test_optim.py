@@ -221,7 +221,7 @@ def test_the_comparison_fails_for_a_different_rule(ours: str, theirs: str) -> No
     params, grads_seq = _draw_problem(case)
     hyper = {"beta": 0.9} if theirs != "adam" else {"b1": 0.9, "b2": 0.999, "eps": 1e-8}
     if ours == "adam_no_bias_correction":
-        p, m, s, mine = params, optim._zeros_like(params), optim._zeros_like(params), []
+        p, m, s, mine = params, optim.zeros_like(params), optim.zeros_like(params), []
         for g in grads_seq:
             m = [{k: 0.1 * gl[k] + 0.9 * ml[k] for k in gl} for gl, ml in zip(g, m, strict=True)]
             s = [{k: 0.001 * gl[k] ** 2 + 0.999 * sl[k] for k in gl} for gl, sl in zip(g, s, strict=True)]
@@ -356,7 +356,7 @@ def test_kernels_refuse_lists_of_different_lengths() -> None:
     """The update kernels never silently drop a layer when their params-shaped lists differ in length."""
     params = bp_manual.init_params(bp_manual.NetworkSpec((2, 3, 1)), seed=0)
     short = params[:1]
-    zeros = optim._zeros_like(params)
+    zeros = optim.zeros_like(params)
     with pytest.raises(ValueError, match="zip"):
         optim.momentum_step(params, params, short, 0.1, 0.9, False)
     with pytest.raises(ValueError, match="zip"):
@@ -364,7 +364,7 @@ def test_kernels_refuse_lists_of_different_lengths() -> None:
     with pytest.raises(ValueError, match="zip"):
         optim.decayed_grads(params, short, 0.1)
     with pytest.raises(ValueError, match="zip"):
-        optim._sgd_update(params, short, 0.1)
+        optim.sgd_update_prepared(params, short, 0.1)
 
 
 @pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))

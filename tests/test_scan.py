@@ -1,4 +1,4 @@
-"""The jitted epoch (``bp_autodiff.scan.sgd_epoch``) is ``bp_manual.train_step`` sample by sample.
+"""The jitted epoch (``bp_autodiff.jitted.scan.sgd_epoch``) is ``bp_manual.train_step`` sample by sample.
 
 Both run the same hand-derived kernels; XLA may fuse and reorder the
 arithmetic, so they agree to rounding, not bit for bit. Tolerance, float64:
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 
 import bp_manual
-from bp_autodiff.scan import sgd_epoch
+from bp_autodiff.jitted.scan import sgd_epoch
 from bp_manual.optim import DivergedError
 from strategies import Problem, examples, problems
 from tolerances import FLOAT64_RTOL, close

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import bp_manual
+from bp_autodiff.auditor.lockstep import fit_lockstep
 from bp_autodiff.cli import main
-from bp_autodiff.lockstep import fit_lockstep
 from bp_manual import data, optim, saving
 from tolerances import FLOAT64_RTOL
 

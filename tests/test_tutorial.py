@@ -99,8 +99,6 @@ def test_the_explain_commands_run_as_written(capsys: pytest.CaptureFixture[str])
 
 
 def test_bp_audit_reports_the_broken_line(tmp_path: Path) -> None:
-    """Needs the auditor (issue 3); skipped until ``bp_autodiff.audit`` exists."""
-    pytest.importorskip("bp_autodiff.audit")
     (tmp_path / "my_backprop.py").write_text(_block("# file: my_backprop.py"), encoding="utf-8")
     (command,) = re.findall(r"^bp (audit my_backprop.*)$", TUTORIAL, flags=re.MULTILINE)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}

@@ -6,14 +6,15 @@ import jax
 import numpy as np
 from hypothesis import given, settings
 
-import bp_autodiff.network as jnet
+import bp_autodiff.witness.activations as jnet
 import bp_manual
-from bp_autodiff.jitcache import bounded_jit
+from bp_autodiff.witness import network
+from bp_autodiff.witness.jitcache import bounded_jit
 from bp_manual import activations
 from strategies import Problem, examples, problems
 from tolerances import close, gradient_rtol
 
-_forward_jit = bounded_jit(jnet.forward, static_argnums=(0,))
+_forward_jit = bounded_jit(network.predict, static_argnums=(0,))
 
 
 def test_leaky_slope_is_written_twice_and_agrees() -> None:

@@ -1,7 +1,7 @@
 """The tests' view of the tolerance policy, plus the session record of observed errors.
 
 The policy itself (derivation, ``close``, ``gradient_rtol``, ``kink_margin``)
-lives in :mod:`bp_autodiff.tolerance`, so the tests and the auditor use one
+lives in :mod:`bp_autodiff.auditor.tolerance`, so the tests and the auditor use one
 implementation; it is re-exported here. What stays here is test bookkeeping:
 the worst observed errors, recorded by :func:`record` and printed at the end of
 the test session (``conftest.py``).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bp_autodiff.tolerance import (
+from bp_autodiff.auditor.tolerance import (
     FLOAT64_RTOL,
     KAPPA,
     close,

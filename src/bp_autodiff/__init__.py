@@ -1,4 +1,4 @@
-"""bp_autodiff: the same network in JAX, the witness for :mod:`bp_manual`.
+"""bp_autodiff: the witness for :mod:`bp_manual` in JAX, and the tools that hold a backward pass against it.
 
 ``loss_and_grads`` has the signature of ``bp_manual.loss_and_grads`` and
 returns NumPy arrays, so the core check reads::
@@ -7,20 +7,47 @@ returns NumPy arrays, so the core check reads::
                  bp_autodiff.loss_and_grads(spec, params, X, Y))
 
 float64 params give float64 results without touching JAX's global
-configuration (see :mod:`bp_autodiff.grads`). The auditor (:func:`audit`,
-:func:`audit_step`, :func:`audit_forward`, in :mod:`bp_autodiff.audit`) holds
-someone's own backward pass against JAX and finite differences and says what
-kind of mistake it resembles; :mod:`bp_autodiff.catalog` is a collection of
-wrong backward passes to practise on.
+configuration (see :mod:`bp_autodiff.witness.grads`). The auditor
+(:func:`audit`, :func:`audit_step`, :func:`audit_forward`) holds someone's own
+backward pass against JAX and finite differences and says what kind of
+mistake it resembles; :mod:`bp_autodiff.catalog` is a collection of wrong
+backward passes to practise on.
+
+The sub-packages, and which may import which (``docs/architecture.md``):
+
+- :mod:`bp_autodiff.witness`: the computations in JAX (imports ``bp_manual``'s
+  spec, params structure and input checks only, never its derivation);
+- :mod:`bp_autodiff.jitted`: the hand derivation compiled by XLA;
+- :mod:`bp_autodiff.auditor`: the judging (imports the witness and ``bp_manual``);
+- :mod:`bp_autodiff.catalog`: wrong backward passes (imports the auditor);
+- :mod:`bp_autodiff.cli`: the ``bp`` command (imports all of the above; nothing imports it).
 """
 
-from bp_autodiff.audit import AuditReport, Comparison, Finding, audit, audit_forward, audit_step
-from bp_autodiff.grads import loss_and_grads, loss_grads_and_deltas, predict, sgd_step
+from bp_autodiff import compat
+from bp_autodiff.auditor import (
+    FORWARD_KINDS,
+    KINDS,
+    STEP_KINDS,
+    AuditReport,
+    Comparison,
+    Finding,
+    Localisation,
+    audit,
+    audit_forward,
+    audit_step,
+)
+from bp_autodiff.witness import loss_and_grads, loss_grads_and_deltas, predict, sgd_step
+
+compat.install()
 
 __all__ = [
+    "FORWARD_KINDS",
+    "KINDS",
+    "STEP_KINDS",
     "AuditReport",
     "Comparison",
     "Finding",
+    "Localisation",
     "audit",
     "audit_forward",
     "audit_step",

@@ -1,4 +1,4 @@
-"""``bp init-stats``: the initialisation lessons as an experiment, layer by layer.
+"""The initialisation lessons as an experiment, layer by layer (the engine of ``bp init-stats``).
 
 What this module is for: reproducing, by numbers, why the scale of the initial
 weights matters (the seed's discussion, Glorot & Bengio 2010, He et al. 2015).
@@ -18,14 +18,12 @@ and for every hidden layer ``l`` it reports:
 
 What it is not for: training, or statements about one particular data set.
 No bias (``bias=False``), so the weights alone set the scale. NumPy only;
-matplotlib is imported only by :func:`plot`.
+matplotlib is imported only by :func:`plot`. The command is
+``bp_autodiff.cli.init_stats``.
 """
 
 from __future__ import annotations
 
-import argparse
-import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ import numpy as np
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import INITIALIZERS, Initializer, as_generator, init_params, normal
 from bp_manual.network import forward, loss_grads_and_deltas
+from bp_manual.scalars import positive_int
 from bp_manual.spec import NetworkSpec
 
 #: The schemes compared by default: the two classic fixed scales, Glorot's,
@@ -112,14 +111,6 @@ def parse_inits(text: str) -> list[tuple[str, Initializer]]:
     return out
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
 def _peak_derivative(activation: str) -> float:
     act = HIDDEN[activation]
     z = np.linspace(-5.0, 5.0, 1001)
@@ -154,7 +145,7 @@ def init_stats(
     Raises:
         TypeError / ValueError: a bad argument, named.
     """
-    depth, width, batch = (_positive_int(k, v) for k, v in (("depth", depth), ("width", width), ("batch", batch)))
+    depth, width, batch = (positive_int(k, v) for k, v in (("depth", depth), ("width", width), ("batch", batch)))
     spec = NetworkSpec((width,) * (depth + 2), hidden=activation, output="identity", loss="mse", bias=False)
     rng = as_generator(seed)
     params = init_params(spec, init, rng)
@@ -268,47 +259,3 @@ def plot(results: Sequence[InitStats], path: str | Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``bp init-stats`` to the ``bp`` parser."""
-    p = sub.add_parser(
-        "init-stats",
-        help="per-layer activation and gradient statistics of a deep network under several init schemes",
-        description="Run a deep square network forward and backward once under each init scheme and print, "
-        "per hidden layer, the activation mean and std, the saturated fraction and the gradient std.",
-    )
-    p.add_argument("--depth", type=int, default=10, help="hidden layers (default 10)")
-    p.add_argument("--width", type=int, default=256, help="units per layer (default 256)")
-    p.add_argument("--activation", default="tanh", help=f"hidden activation, one of {sorted(HIDDEN)} (default tanh)")
-    p.add_argument("--batch", type=int, default=512, help="samples (default 512)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--init", default=DEFAULT_INITS, help=f"comma-separated schemes (default {DEFAULT_INITS})")
-    p.add_argument("--png", default=None, help="also write the figure to this PNG file (needs matplotlib)")
-    p.set_defaults(run=_run)
-
-
-def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    for name in ("depth", "width", "batch"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
-    if args.activation not in HIDDEN:
-        parser.error(f"unknown --activation {args.activation!r}; expected one of {sorted(HIDDEN)}")
-    try:
-        inits = parse_inits(args.init)
-    except ValueError as exc:
-        parser.error(str(exc))
-    results = compare(
-        inits, depth=args.depth, width=args.width, activation=args.activation, batch=args.batch, seed=args.seed
-    )
-    print(render(results))
-    if args.png is not None:
-        try:
-            print(f"\nwrote {plot(results, args.png)}")
-        except ImportError as exc:
-            parser.error(str(exc))
-    if not all(math.isfinite(s.std_A) and math.isfinite(s.std_delta) for r in results for s in r.layers):
-        return 1
-    return 0

@@ -78,10 +78,15 @@ def forward(spec: NetworkSpec, params: ParamsLike, X: object) -> tuple[Array, Ca
     """
     check_spec(spec)
     dtype = check_params(spec, params)
-    return _forward(spec, params, as_inputs(spec, X, dtype))
+    return forward_prepared(spec, params, as_inputs(spec, X, dtype))
 
 
-def _forward(spec: NetworkSpec, params: ParamsLike, X: Array) -> tuple[Array, Cache]:
+def forward_prepared(spec: NetworkSpec, params: ParamsLike, X: Array) -> tuple[Array, Cache]:
+    """:func:`forward` on inputs already checked: ``X (N, n_in)`` in the params' dtype (``prepare_batch``).
+
+    The kernel itself, without the checks; for callers that checked once and run many times
+    (the auditor's finite differences, the training loop, the jitted epoch).
+    """
     hidden = HIDDEN[spec.hidden].f
     output = OUTPUTS[spec.output]
     cache: list[LayerCache] = []
@@ -205,27 +210,28 @@ def loss_grads_and_deltas(
     wrong backward pass first goes wrong.
     """
     X_, Y_ = prepare_batch(spec, params, X, Y)
-    return _loss_grads_and_deltas(spec, params, X_, Y_)
+    return loss_grads_and_deltas_prepared(spec, params, X_, Y_)
 
 
-def _loss_grads_and_deltas(
+def loss_grads_and_deltas_prepared(
     spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array
 ) -> tuple[np.floating, Params, list[Array]]:
-    """The computation itself, on inputs already checked by ``prepare_batch``."""
-    _, cache = _forward(spec, params, X)
+    """:func:`loss_grads_and_deltas` on inputs already checked by ``prepare_batch`` (the kernel, no checks)."""
+    _, cache = forward_prepared(spec, params, X)
     grads, deltas = backward(spec, params, cache, Y)
-    return _loss_from_cache(spec, cache, Y), grads, deltas
+    return loss_from_cache(spec, cache, Y), grads, deltas
 
 
-def _loss_from_cache(spec: NetworkSpec, cache: Cache, Y: Array) -> np.floating:
+def loss_from_cache(spec: NetworkSpec, cache: Cache, Y: Array) -> np.floating:
+    """The batch-mean loss from a forward pass's cache (its logits ``Z_L``) and prepared targets ``Y (N, n_out)``."""
     return LOSSES[spec.loss].value(cache[-1].Z, Y)
 
 
 def loss(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> np.floating:
     """The batch-mean loss (see :func:`loss_and_grads` for shapes); no gradients."""
     X_, Y_ = prepare_batch(spec, params, X, Y)
-    _, cache = _forward(spec, params, X_)
-    return _loss_from_cache(spec, cache, Y_)
+    _, cache = forward_prepared(spec, params, X_)
+    return loss_from_cache(spec, cache, Y_)
 
 
 def predict(spec: NetworkSpec, params: ParamsLike, X: object) -> Array:

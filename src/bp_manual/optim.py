@@ -40,7 +40,6 @@ training loop (:mod:`bp_manual.train`).
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -48,6 +47,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bp_manual.initializers import Array, Params, ParamsLike
+from bp_manual.scalars import real_in
 from bp_manual.validation import check_like_params, check_lr, check_update_args
 
 
@@ -103,10 +103,10 @@ def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
             ``grads`` not like ``params``, or a bad ``lr``; the message names it.
         DivergedError: the new params would hold NaN or inf.
     """
-    return _sgd_update(params, grads, check_update_args(params, grads, lr))
+    return sgd_update_prepared(params, grads, check_update_args(params, grads, lr))
 
 
-def _sgd_update(params: ParamsLike, grads: ParamsLike, lr: float, *, reuse_grads: bool = False) -> Params:
+def sgd_update_prepared(params: ParamsLike, grads: ParamsLike, lr: float, *, reuse_grads: bool = False) -> Params:
     """``sgd_step`` on arguments already checked (the training loop's own gradients).
 
     ``W - lr * dW`` is computed as ``step = lr * dW`` then ``W - step`` written
@@ -134,7 +134,8 @@ def _sgd_update(params: ParamsLike, grads: ParamsLike, lr: float, *, reuse_grads
 # --- the kernels: one per rule, on already-checked arguments ---------------------------------
 
 
-def _zeros_like(params: ParamsLike) -> Params:
+def zeros_like(params: ParamsLike) -> Params:
+    """Zeros shaped like ``params``, in their dtype (the starting velocity and moments)."""
     return [{key: np.zeros_like(arr) for key, arr in layer.items()} for layer in params]
 
 
@@ -225,17 +226,6 @@ class AdamState(NamedTuple):
 OptState = SGDState | MomentumState | AdamState
 
 
-def _real(name: str, value: object, low: float, high: float, *, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    ok = np.isfinite(v) and (v > low if low_open else v >= low) and v < high
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high})"
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
-    return v
-
-
 @dataclass(frozen=True)
 class Optimizer:
     """An update rule with its hyper-parameters; build one with :func:`sgd`, :func:`momentum` or :func:`adam`.
@@ -257,8 +247,8 @@ class Optimizer:
         if self.name == "sgd":
             return SGDState()
         if self.name in ("momentum", "nesterov"):
-            return MomentumState(_zeros_like(params))
-        return AdamState(_zeros_like(params), _zeros_like(params))
+            return MomentumState(zeros_like(params))
+        return AdamState(zeros_like(params), zeros_like(params))
 
     def update(self, params: ParamsLike, grads: ParamsLike, state: OptState) -> tuple[Params, OptState]:
         """One step: ``(params, grads, state) -> (new_params, new_state)``; nothing is modified.
@@ -274,9 +264,9 @@ class Optimizer:
             DivergedError: the new params would hold NaN or inf.
         """
         check_update_args(params, grads, self.lr)
-        return self._update(params, grads, state, np.dtype(params[0]["W"].dtype))
+        return self.update_prepared(params, grads, state, np.dtype(params[0]["W"].dtype))
 
-    def _update(
+    def update_prepared(
         self, params: ParamsLike, grads: ParamsLike, state: OptState, dtype: np.dtype[Any]
     ) -> tuple[Params, OptState]:
         """:meth:`update` with ``params`` and ``grads`` already checked (the training loop's own)."""
@@ -286,7 +276,7 @@ class Optimizer:
             if self.name == "sgd":
                 if not isinstance(state, SGDState):
                     raise TypeError(f"state must be an SGDState for sgd, got {type(state).__name__}")
-                return _sgd_update(params, g, self.lr), SGDState(state.step + 1)
+                return sgd_update_prepared(params, g, self.lr), SGDState(state.step + 1)
             if self.name in ("momentum", "nesterov"):
                 if not isinstance(state, MomentumState):
                     raise TypeError(f"state must be a MomentumState for {self.name}, got {type(state).__name__}")
@@ -307,7 +297,7 @@ class Optimizer:
 
 def sgd(lr: float = 0.1, *, weight_decay: float = 0.0) -> Optimizer:
     """Plain SGD (``optax.sgd(lr)``), optionally with L2 weight decay on ``W``."""
-    return Optimizer("sgd", check_lr(lr), _real("weight_decay", weight_decay, 0.0, np.inf))
+    return Optimizer("sgd", check_lr(lr), real_in("weight_decay", weight_decay, 0.0, np.inf))
 
 
 def momentum(lr: float = 0.1, beta: float = 0.9, *, nesterov: bool = False, weight_decay: float = 0.0) -> Optimizer:
@@ -317,8 +307,8 @@ def momentum(lr: float = 0.1, beta: float = 0.9, *, nesterov: bool = False, weig
     return Optimizer(
         "nesterov" if nesterov else "momentum",
         check_lr(lr),
-        _real("weight_decay", weight_decay, 0.0, np.inf),
-        (("beta", _real("beta", beta, 0.0, 1.0)),),
+        real_in("weight_decay", weight_decay, 0.0, np.inf),
+        (("beta", real_in("beta", beta, 0.0, 1.0)),),
     )
 
 
@@ -334,11 +324,11 @@ def adam(
     return Optimizer(
         "adam",
         check_lr(lr),
-        _real("weight_decay", weight_decay, 0.0, np.inf),
+        real_in("weight_decay", weight_decay, 0.0, np.inf),
         (
-            ("b1", _real("b1", b1, 0.0, 1.0)),
-            ("b2", _real("b2", b2, 0.0, 1.0)),
-            ("eps", _real("eps", eps, 0.0, np.inf, low_open=True)),
+            ("b1", real_in("b1", b1, 0.0, 1.0)),
+            ("b2", real_in("b2", b2, 0.0, 1.0)),
+            ("eps", real_in("eps", eps, 0.0, np.inf, low_open=True)),
         ),
     )
 

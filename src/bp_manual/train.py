@@ -9,16 +9,16 @@ What it is not for: the update rule (:mod:`bp_manual.optim`) or the gradients
 
 from __future__ import annotations
 
-import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bp_manual.initializers import Params, ParamsLike, as_generator
-from bp_manual.network import _loss_grads_and_deltas
-from bp_manual.optim import DivergedError, Optimizer, OptState, _sgd_update, sgd
+from bp_manual.network import loss_grads_and_deltas_prepared
+from bp_manual.optim import DivergedError, Optimizer, OptState, sgd, sgd_update_prepared
+from bp_manual.scalars import positive_int
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import as_inputs, as_targets, check_lr, check_params, check_spec, prepare_batch
 
@@ -90,17 +90,21 @@ def train_step(spec: NetworkSpec, params: ParamsLike, X: object, Y: object, lr: 
 
 def _train_step(spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, lr: float) -> tuple[np.floating, Params]:
     """The step on checked ``X``, ``Y`` and ``lr`` and well-formed ``params`` (values unchecked: see ``train_step``)."""
-    loss, grads = _checked_loss_and_grads(spec, params, X, Y, None, lr)
-    return loss, _sgd_update(params, grads, lr, reuse_grads=True)  # the gradients are this step's own
+    loss, grads = checked_loss_and_grads(spec, params, X, Y, None, lr)
+    return loss, sgd_update_prepared(params, grads, lr, reuse_grads=True)  # the gradients are this step's own
 
 
-def _checked_loss_and_grads(
+def checked_loss_and_grads(
     spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, grads_fn: GradsFn | None, lr: float
 ) -> tuple[np.floating, Params]:
-    """The loss and gradients of one step; ``DivergedError`` if the loss is not finite."""
+    """The loss and gradients of one step on prepared ``X``, ``Y``; ``DivergedError`` if the loss is not finite.
+
+    ``grads_fn`` (``(spec, params, X, Y) -> (loss, grads)``) replaces the hand
+    derivation when given (the lockstep trainer passes JAX's).
+    """
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, not warned
         if grads_fn is None:
-            loss, grads, _ = _loss_grads_and_deltas(spec, params, X, Y)
+            loss, grads, _ = loss_grads_and_deltas_prepared(spec, params, X, Y)
         else:
             loss, grads = grads_fn(spec, [dict(layer) for layer in params], X, Y)
     if not np.isfinite(loss):
@@ -108,12 +112,12 @@ def _checked_loss_and_grads(
     return loss, grads
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
+def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[NDArray[np.intp]]:
+    """One epoch's minibatches: the indices of a fresh permutation of ``range(n)`` drawn from ``rng``,
+    in consecutive slices of ``batch_size`` (the last one shorter when ``batch_size`` does not divide ``n``)."""
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
 
 
 def fit(
@@ -158,8 +162,8 @@ def fit(
         the loss of an incomplete epoch is not recorded.
     """
     X_, Y_ = prepare_batch(spec, params, X, Y)
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size)
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
     if optimizer is None:
         optimizer = sgd(0.1 if lr is None else check_lr(lr))
     elif not isinstance(optimizer, Optimizer):
@@ -175,14 +179,12 @@ def fit(
     dtype = X_.dtype
     step = 0
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(n)
         total = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
+        for idx in minibatches(n, batch_size, rng):
             step += 1
             try:
-                loss, grads = _checked_loss_and_grads(spec, current, X_[idx], Y_[idx], grads_fn, optimizer.lr)
-                current, state = optimizer._update(current, grads, state, dtype)
+                loss, grads = checked_loss_and_grads(spec, current, X_[idx], Y_[idx], grads_fn, optimizer.lr)
+                current, state = optimizer.update_prepared(current, grads, state, dtype)
             except DivergedError as exc:
                 history.stopped_early = True
                 history.stop_reason = f"epoch {epoch}, {exc.at_step(step)}"

@@ -31,7 +31,6 @@ JAX's 64-bit mode) is refused with a ``TypeError`` that says so.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from typing import Any
 
@@ -40,6 +39,7 @@ from numpy.typing import NDArray
 
 from bp_manual.initializers import DTYPES, ParamsLike
 from bp_manual.namespace import is_numpy, namespace
+from bp_manual.scalars import positive
 from bp_manual.spec import NetworkSpec
 
 Array = NDArray[np.floating]
@@ -311,12 +311,7 @@ def prepare_batch(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -
 
 def check_lr(lr: object, name: str = "lr") -> float:
     """A learning rate: a finite real number > 0, else ``TypeError``/``ValueError`` naming ``name``."""
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(lr).__name__}")
-    value = float(lr)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be finite and > 0, got {lr!r}")
-    return value
+    return positive(name, lr)
 
 
 def as_weight(name: str, value: object, shape: tuple[int, ...], dtype: np.dtype[np.floating]) -> Array:

@@ -40,7 +40,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 import bp_manual
-from bp_autodiff.audit import AuditReport, audit, audit_forward, audit_step
+from bp_autodiff.auditor.forward import audit_forward
+from bp_autodiff.auditor.gradients import audit
+from bp_autodiff.auditor.report import AuditReport
+from bp_autodiff.auditor.step import audit_step
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import Params, ParamsLike
 from bp_manual.network import Cache, delta_below, layer_grads

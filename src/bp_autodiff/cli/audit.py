@@ -3,7 +3,7 @@
 What this module is for: importing a user's function (``MODULE`` is imported
 as Python would, with the current directory on the path, so ``my_bp:grads``
 finds ``./my_bp.py``), building the network the options describe, running the
-auditor (:mod:`bp_autodiff.audit`) and printing its report. Exit status 0 when
+auditor (:mod:`bp_autodiff.auditor`) and printing its report. Exit status 0 when
 nothing was found, 1 when something was, 2 for bad usage.
 
 The function is audited as a gradient function
@@ -14,7 +14,7 @@ says ``step`` (``step_fn(spec, params, X, Y, lr) -> new params``) or
 network option is given, the entry's example network (where its mistake
 shows: e.g. 5-5-5 for ``layers_swapped``, one sample for the seed's code).
 
-What it is not for: the computation (all of it is in :mod:`bp_autodiff.audit`).
+What it is not for: the computation (all of it is in :mod:`bp_autodiff.auditor`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ import numpy as np
 
 import bp_manual
 from bp_autodiff import catalog
-from bp_autodiff.audit import audit, audit_forward, audit_step
-from bp_autodiff.cli_args import layer_sizes
+from bp_autodiff.auditor.forward import audit_forward
+from bp_autodiff.auditor.gradients import audit
+from bp_autodiff.auditor.step import audit_step
+from bp_autodiff.cli.args import layer_sizes
 from bp_manual import HIDDEN, INITIALIZERS, LOSSES, NetworkSpec
 
 

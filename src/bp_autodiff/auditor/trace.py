@@ -1,24 +1,20 @@
-"""``bp explain``: the equations of one architecture with every shape, and a trace that runs them.
+"""The trace behind ``bp explain --trace``: one step run by both sides, every intermediate side by side.
 
-What this module is for: teaching. Without ``--trace`` it prints the equations
-of :func:`bp_manual.explain.equations` (forward, loss, backward, gradients,
-update) with the concrete shape of every term. With ``--trace`` it also runs
-one step on seeded random data and prints every intermediate (``Z_l``, ``A_l``,
-``delta_l``, ``dW_l``, ``db_l`` and the loss) twice, side by side: from the
-hand derivation (``bp_manual.forward``'s cache and
-``bp_manual.loss_grads_and_deltas``) and from JAX
-(:func:`bp_autodiff.network.layers` and :func:`bp_autodiff.loss_grads_and_deltas`),
-with their largest difference. ``--json`` gives both as JSON.
+What this module is for: teaching. :func:`trace` runs one step on seeded
+random data and keeps every intermediate (``Z_l``, ``A_l``, ``delta_l``,
+``dW_l``, ``db_l`` and the loss) twice: from the hand derivation
+(``bp_manual.forward``'s cache and ``bp_manual.loss_grads_and_deltas``) and
+from JAX (:func:`bp_autodiff.witness.network.layers` and
+:func:`bp_autodiff.loss_grads_and_deltas`), with their largest difference.
 
 What it is not for: auditing someone else's backward pass (that is
-``bp audit``); the trace always runs ``bp_manual``. It runs in float64 only,
-where the two sides must agree to rounding error (``TRACE_RTOL``).
+:func:`bp_autodiff.audit`); the trace always runs ``bp_manual``. It runs in
+float64 only, where the two sides must agree to rounding error
+(``TRACE_RTOL``). The command is :mod:`bp_autodiff.cli.explain`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import NDArray
 
-import bp_autodiff
 import bp_manual
-from bp_autodiff import network
-from bp_autodiff.cli_args import layer_sizes
-from bp_manual.explain import equations, render, shape_text, to_dict
+from bp_autodiff.witness import network
+from bp_autodiff.witness.grads import loss_grads_and_deltas
+from bp_manual.explain import shape_text
 from bp_manual.initializers import INITIALIZERS
 
 Array = NDArray[np.floating]
@@ -218,7 +213,7 @@ def trace(spec: bp_manual.NetworkSpec, batch: int = TRACE_BATCH, init: str = "xa
 
     _, cache = bp_manual.forward(spec, params, X)
     loss_m, grads_m, deltas_m = bp_manual.loss_grads_and_deltas(spec, params, X, Y)
-    loss_j, grads_j, deltas_j = bp_autodiff.loss_grads_and_deltas(spec, params, X, Y)
+    loss_j, grads_j, deltas_j = loss_grads_and_deltas(spec, params, X, Y)
     with jax.enable_x64(True):
         jparams = [{k: jnp.asarray(v) for k, v in layer.items()} for layer in params]
         layers_j = [(np.asarray(Z), np.asarray(A)) for Z, A in _layers(spec, jparams, jnp.asarray(X))]
@@ -236,59 +231,3 @@ def trace(spec: bp_manual.NetworkSpec, batch: int = TRACE_BATCH, init: str = "xa
         if spec.bias:
             rows.append(TraceRow(f"db{l}", "db", l, grads_m[l - 1]["b"], grads_j[l - 1]["b"]))
     return Trace(spec, batch, init, int(seed), tuple(rows))
-
-
-def add_spec_arguments(p: argparse.ArgumentParser) -> None:
-    """``--sizes``, ``--hidden``, ``--output``, ``--loss``, ``--bias/--no-bias``."""
-    p.add_argument("--sizes", type=layer_sizes, required=True, help="layer widths n_0,n_1,...,n_L, e.g. 784,32,64")
-    p.add_argument("--hidden", default="sigmoid", help="hidden activation (default sigmoid)")
-    p.add_argument("--output", default="identity", help="output activation (default identity)")
-    p.add_argument("--loss", default="mse", help="loss (default mse)")
-    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True, help="biases (default on)")
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``bp explain`` to the ``bp`` parser."""
-    p = sub.add_parser(
-        "explain",
-        help="the forward and backward equations of an architecture with every shape; --trace runs them",
-        description="Print the equations of one SGD step with the shape of every term. "
-        "--trace runs one step on seeded random data and shows bp_manual and JAX side by side.",
-    )
-    add_spec_arguments(p)
-    p.add_argument(
-        "--batch", type=int, default=None, help=f"batch size N (default: symbolic N; {TRACE_BATCH} for --trace)"
-    )
-    p.add_argument("--trace", action="store_true", help="run one step and compare every intermediate with JAX")
-    p.add_argument("--init", default="xavier_normal", help="init scheme for --trace (default xavier_normal)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for --trace (default 0)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--full", action="store_true", help="with --trace --json: include every array in full")
-    p.set_defaults(run=_run)
-
-
-def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    try:
-        spec = bp_manual.NetworkSpec(args.sizes, hidden=args.hidden, output=args.output, loss=args.loss, bias=args.bias)
-    except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
-    if args.batch is not None and args.batch < 1:
-        parser.error("--batch must be >= 1")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
-    if args.init not in INITIALIZERS:
-        parser.error(f"unknown --init {args.init!r}; expected one of {sorted(INITIALIZERS)}")
-    batch = args.batch if args.batch is not None or not args.trace else TRACE_BATCH
-    eqs = equations(spec, batch)
-    result = trace(spec, batch, args.init, args.seed) if args.trace else None
-    if args.json:
-        out: dict[str, Any] = to_dict(spec, eqs)
-        if result is not None:
-            out["trace"] = result.to_dict(args.full)
-        print(json.dumps(out, indent=1))
-    else:
-        print(render(spec, eqs))
-        if result is not None:
-            print()
-            print(result.render())
-    return 0 if result is None or result.ok else 1

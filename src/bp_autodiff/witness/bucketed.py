@@ -4,7 +4,7 @@ What this module is for: property tests draw hundreds of random networks, and
 :func:`bp_autodiff.loss_grads_and_deltas` compiles one XLA executable per new
 ``(spec, shapes, dtype)`` (about 0.15 s each: about 6 examples per second).
 :func:`loss_grads_and_deltas` here gives the same numbers (the same
-:mod:`bp_autodiff.network` equations, differentiated by ``jax.value_and_grad``)
+:mod:`bp_autodiff.witness.network` equations, differentiated by ``jax.value_and_grad``)
 from one executable per ``(dtype, bucket)``; all the networks the property
 tests draw share two executables (float32 and float64):
 
@@ -16,8 +16,8 @@ tests draw share two executables (float32 and float64):
   the identity activation, which pass ``X`` forward and the delta backward
   unchanged, exactly (``x * 1`` plus exact zeros);
 - the hidden activation of each layer and the loss are chosen at run time
-  (``lax.switch`` over ``network.HIDDEN`` and over the three losses of
-  ``network.loss_from_logits``), and a network without biases gets zero
+  (``lax.switch`` over ``HIDDEN`` and over the three losses of
+  ``loss_from_logits``), and a network without biases gets zero
   biases whose gradients are dropped.
 
 Why the width and batch padding cannot change a real gradient
@@ -30,17 +30,17 @@ unpadded witness):
   incoming weights (its row of ``W``) are zero, so in the recursion
   ``delta_l = (delta_{l+1} @ W_{l+1}) * f'(Z_l)`` it adds exact zeros to every
   real delta. A padded input column of ``X`` meets zero columns of ``W_1``;
-- the loss sums only real rows and real columns (``network.loss_from_logits``
+- the loss sums only real rows and real columns (``loss_from_logits``
   with masks), divides by the number of real rows, and its softmax runs over
   real columns only, so a padded sample or output has zero delta and adds
   exact zeros to ``dW`` and ``db``;
 - adding exact zeros to a sum does not round, so the padded computation is
   the unpadded one in another summation order, which the rounding model of
-  :mod:`bp_autodiff.tolerance` already allows for.
+  :mod:`bp_autodiff.auditor.tolerance` already allows for.
 
 What it is not for: users. It is the tests' fast witness; the public one is
 :func:`bp_autodiff.loss_grads_and_deltas`, whose results this equals. Compiled
-executables are capped by :class:`bp_autodiff.jitcache.bounded_jit` as
+executables are capped by :class:`bp_autodiff.witness.jitcache.bounded_jit` as
 everywhere else.
 """
 
@@ -53,9 +53,11 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import NDArray
 
-from bp_autodiff import network
-from bp_autodiff.grads import _prepare
-from bp_autodiff.jitcache import bounded_jit
+from bp_autodiff.witness import network
+from bp_autodiff.witness.activations import HIDDEN
+from bp_autodiff.witness.grads import prepare
+from bp_autodiff.witness.jitcache import bounded_jit
+from bp_autodiff.witness.losses import loss_from_logits
 from bp_manual.initializers import Params, ParamsLike
 from bp_manual.losses import LOSSES
 from bp_manual.spec import NetworkSpec
@@ -70,7 +72,7 @@ BATCH_FLOOR = 16
 DEPTH_FLOOR = 5
 
 #: The hidden activations and the losses, in the order ``lax.switch`` indexes them.
-HIDDEN_NAMES = tuple(sorted(network.HIDDEN))
+HIDDEN_NAMES = tuple(sorted(HIDDEN))
 LOSS_NAMES = tuple(sorted(LOSSES))
 _LOSS_SPECS = tuple(NetworkSpec((2, 2), output=LOSSES[name].output, loss=name) for name in LOSS_NAMES)
 
@@ -107,14 +109,14 @@ class Padded(NamedTuple):
 
 def _impl(spec: NetworkSpec, p: Padded) -> Any:
     """``(loss, (grads, deltas))`` on a padded problem; ``p.spec`` is ``spec`` (static), the rest traced."""
-    branches = [network.HIDDEN[name] for name in HIDDEN_NAMES]
+    branches = [HIDDEN[name] for name in HIDDEN_NAMES]
 
     def f(l: int, Z: jax.Array) -> jax.Array:
         return jax.lax.switch(p.hidden[l - 1], branches, Z)
 
     def loss(params: network.JParams, probes: list[jax.Array]) -> jax.Array:
         Z = network.layers(spec, params, p.X, probes, hidden=f)[-1][0]
-        losses = [lambda Z, s=s: network.loss_from_logits(s, Z, p.Y, p.rows, p.cols) for s in _LOSS_SPECS]
+        losses = [lambda Z, s=s: loss_from_logits(s, Z, p.Y, p.rows, p.cols) for s in _LOSS_SPECS]
         return jax.lax.switch(p.loss, losses, Z)
 
     probes = [jnp.zeros((p.X.shape[0], n), p.X.dtype) for n in spec.sizes[1:]]
@@ -183,7 +185,7 @@ def loss_grads_and_deltas(
     scalar), ``grads`` shaped like ``params`` and ``deltas[l - 1]`` of shape
     ``(N, n_l)``, all in the params' dtype.
     """
-    params_, X_, Y_ = _prepare(spec, params, X, Y)
+    params_, X_, Y_ = prepare(spec, params, X, Y)
     p = pad(spec, params_, X_, Y_)
     value, grads, deltas = padded_call(p)
     N, sizes = X_.shape[0], spec.sizes

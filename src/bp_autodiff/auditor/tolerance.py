@@ -1,7 +1,7 @@
 """Tolerances for comparing two computations of the same gradient, derived here.
 
 What this module is for: the one tolerance policy that the tests
-(``tests/tolerances.py`` re-exports it), the auditor (:mod:`bp_autodiff.audit`)
+(``tests/tolerances.py`` re-exports it), the auditor (:mod:`bp_autodiff.auditor`)
 and ``bp check`` share. NumPy only; nothing here imports JAX.
 
 What it is not for: deciding *what* to compare (the auditor and the tests do).
@@ -228,6 +228,17 @@ def fd_rounding(sizes: tuple[int, ...], n_samples: int, loss: float, h: float = 
     return KAPPA * n_ops(sizes, n_samples) * unit_roundoff(np.float64) * (1.0 + abs(loss)) / h
 
 
+def allowance(reference: NDArray[Any], rtol: float, scale: float = 0.0) -> NDArray[np.float64]:
+    """Elementwise ``rtol * (max(max|r|, scale) + |r_i|)``: how far an entry may be from ``r_i``.
+
+    The one definition of "close" in the project: :func:`relative_errors`,
+    :func:`close` and the auditor's comparisons all divide by this expression.
+    ``scale`` is the array's ``T`` (:func:`term_scales`) when known.
+    """
+    r = np.abs(np.asarray(reference, dtype=np.float64))
+    return np.asarray(rtol * (max(float(np.max(r, initial=0.0)), scale) + r), dtype=np.float64)
+
+
 def relative_errors(actual: NDArray[Any], reference: NDArray[Any], scale: float = 0.0) -> NDArray[np.float64]:
     """Elementwise ``|a_i - r_i| / (max(max|r|, scale) + |r_i|)``, the auditor's relative error.
 
@@ -237,10 +248,8 @@ def relative_errors(actual: NDArray[Any], reference: NDArray[Any], scale: float 
     else inf. The comparison ``close(a, r, rtol, scale)`` holds exactly when
     every entry is ``<= rtol``.
     """
-    a = np.asarray(actual, dtype=np.float64)
-    r = np.asarray(reference, dtype=np.float64)
-    err = np.abs(a - r)
-    denom = max(float(np.max(np.abs(r), initial=0.0)), scale) + np.abs(r)
+    err = np.abs(np.asarray(actual, dtype=np.float64) - np.asarray(reference, dtype=np.float64))
+    denom = allowance(reference, 1.0, scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(denom > 0, err / np.where(denom > 0, denom, 1.0), np.where(err == 0, 0.0, np.inf))
     return np.asarray(rel, dtype=np.float64)
@@ -252,7 +261,8 @@ def close(actual: NDArray[Any], reference: NDArray[Any], rtol: float, scale: flo
     ``scale`` is the array's ``T`` (:func:`term_scales`) when the network is at
     hand. Returns ``(ok, rel, fraction)``: ``rel = max|actual - reference| /
     max(max|reference|, scale)`` (0/0 read as 0) and ``fraction``, the largest
-    ratio of an element's error to its allowance (<= 1 when ``ok``).
+    ratio of an element's error to its allowance (<= 1 when ``ok``). Arrays of
+    different shapes, or holding NaN or inf, are not close.
     """
     actual = np.asarray(actual, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)

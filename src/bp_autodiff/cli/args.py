@@ -1,4 +1,4 @@
-"""Argument types shared by the ``bp`` subcommands.
+"""Arguments shared by the ``bp`` subcommands.
 
 What this module is for: parsing a command-line value once, the same way in
 every subcommand, with an ``argparse.ArgumentTypeError`` that argparse turns
@@ -26,3 +26,12 @@ def layer_sizes(text: str) -> tuple[int, ...]:
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"needs at least 2 positive integers, got {text!r}")
     return sizes
+
+
+def add_spec_arguments(p: argparse.ArgumentParser) -> None:
+    """``--sizes``, ``--hidden``, ``--output``, ``--loss``, ``--bias/--no-bias``."""
+    p.add_argument("--sizes", type=layer_sizes, required=True, help="layer widths n_0,n_1,...,n_L, e.g. 784,32,64")
+    p.add_argument("--hidden", default="sigmoid", help="hidden activation (default sigmoid)")
+    p.add_argument("--output", default="identity", help="output activation (default identity)")
+    p.add_argument("--loss", default="mse", help="loss (default mse)")
+    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True, help="biases (default on)")

@@ -1,4 +1,4 @@
-"""``bp check``: the project's main job. Is the hand derivation right, everywhere?
+"""The engine of ``bp check``, the project's main job: is the hand derivation right, everywhere?
 
 What this module is for: running the reference implementation
 (``bp_manual.loss_grads_and_deltas``) through the auditor
@@ -7,8 +7,9 @@ activation and every output/loss pair, ``--examples`` random architectures
 (1-4 weight layers, widths 1-8, bias on or off, batches 1-8; default 3), each with every
 named init scheme. Every gradient and delta is compared with JAX and every
 gradient with float64 central finite differences, at the tolerances of
-:mod:`bp_autodiff.tolerance`. :func:`check` returns the result;
-the command prints a summary table (or JSON) and exits 1 on any finding.
+:mod:`bp_autodiff.auditor.tolerance`. :func:`check` returns the result;
+the command (:mod:`bp_autodiff.cli.check`) prints it as a table (or JSON) and
+exits 1 on any finding.
 
 What it is not for: auditing someone else's backward pass (``bp audit``).
 
@@ -20,19 +21,17 @@ batch up to five times, then skipped and counted as skipped (in practice: the
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
 import bp_manual
-from bp_autodiff.audit import AuditReport, GradFn, audit
-from bp_autodiff.tolerance import kinks_are_clear
+from bp_autodiff.auditor.gradients import GradFn, audit
+from bp_autodiff.auditor.report import AuditReport
+from bp_autodiff.auditor.tolerance import kinks_are_clear
 from bp_manual import HIDDEN, INITIALIZERS, LOSSES, NetworkSpec
 
 MAX_LAYERS = 4
@@ -136,7 +135,7 @@ class CheckResult:
             "",
             f"{self.cases} cases ({self.skipped} skipped: ReLU pre-activations on the kink), {self.dtype}, "
             f"{self.seconds:.1f} s; tolerance vs JAX rtol {'1e-9' if self.dtype == 'float64' else 'derived per case'}, "
-            "vs finite differences as derived in bp_autodiff.tolerance",
+            "vs finite differences as derived in bp_autodiff.auditor.tolerance",
             f"worst relative error vs JAX {worst.worst_jax_rel:.2e} at {worst.worst_case}",
             "'x tol' is the largest error as a fraction of its allowance (1 = at the tolerance); "
             "'vacuous' counts comparisons where both sides were (almost) zero",
@@ -245,64 +244,3 @@ def check(
                     if progress:
                         progress(done, total, f"{act} {group.pair}")
     return CheckResult(groups, time.perf_counter() - start, np.dtype(dtype).name, examples, seed)
-
-
-def progress_bar(stream: TextIO) -> Callable[[int, int, str], None]:
-    """A one-line progress bar on ``stream``, redrawn in place (one line per 10% when not a terminal)."""
-
-    tty = stream.isatty()
-    last = [-1]
-
-    def show(done: int, total: int, label: str) -> None:
-        width = 30
-        filled = width * done // total
-        bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:<40}"
-        if tty:
-            stream.write(f"\r{bar}" + ("\n" if done == total else ""))
-        elif 10 * done // total > last[0]:  # not a terminal (a log): one line per 10%
-            last[0] = 10 * done // total
-            stream.write(bar.rstrip() + "\n")
-        stream.flush()
-
-    return show
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``bp check`` to the ``bp`` parser."""
-    p = sub.add_parser(
-        "check",
-        help="check the hand-derived gradients against JAX and finite differences on many random networks",
-        description=(
-            "Audit bp_manual's backward pass on random architectures x every init scheme x every hidden "
-            "activation x every output/loss pair, against JAX and float64 central finite differences. "
-            "Exit status 1 if any gradient disagrees."
-        ),
-    )
-    p.add_argument(
-        "--examples", type=int, default=3, help="random architectures per activation and loss pair (default 3)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default float64")
-    p.add_argument(
-        "--hidden",
-        action="append",
-        choices=sorted(HIDDEN),
-        default=None,
-        help="only this hidden activation (repeatable; default all)",
-    )
-    p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
-    p.set_defaults(run=_run)
-
-
-def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.examples < 1:
-        parser.error("--examples must be >= 1")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
-    print(
-        "bp check: bp_manual's gradients vs JAX and finite differences, every activation x loss x init",
-        file=sys.stderr,
-    )
-    result = check(args.examples, args.seed, np.dtype(args.dtype).type, progress_bar(sys.stderr), hidden=args.hidden)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else result.render())
-    return 0 if result.ok else 1

@@ -3,7 +3,7 @@
 What this module is for: :func:`sgd_epoch` runs plain SGD with one sample per
 update over every row of ``X`` in order, each step being **the hand
 derivation itself**: ``bp_manual``'s forward pass, backward pass and loss
-kernels (``bp_manual.network._loss_grads_and_deltas``), traced on
+kernels (``bp_manual.network.loss_grads_and_deltas_prepared``), traced on
 ``jax.numpy`` arrays (the kernels use the array namespace of their inputs),
 then ``p - lr * g``. ``jax.jit`` compiles the whole epoch once per
 ``(spec, shapes, dtype)``, so the per-sample cost is XLA's, with no Python in
@@ -23,10 +23,10 @@ import jax
 import numpy as np
 from numpy.typing import NDArray
 
-from bp_autodiff.grads import _prepare, _to_numpy
-from bp_autodiff.jitcache import bounded_jit
+from bp_autodiff.witness.grads import prepare, to_numpy
+from bp_autodiff.witness.jitcache import bounded_jit
 from bp_manual.initializers import Params, ParamsLike
-from bp_manual.network import _loss_grads_and_deltas
+from bp_manual.network import loss_grads_and_deltas_prepared
 from bp_manual.optim import DivergedError, check_update
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_lr
@@ -45,7 +45,7 @@ def _epoch_impl(spec: NetworkSpec, params: Any, X: jax.Array, Y: jax.Array, lr: 
 
     def step(params: Any, xy: Any) -> tuple[Any, jax.Array]:
         x, y = xy
-        loss, grads, _ = _loss_grads_and_deltas(spec, params, x[None, :], y[None, :])  # the hand derivation
+        loss, grads, _ = loss_grads_and_deltas_prepared(spec, params, x[None, :], y[None, :])  # the hand derivation
         new = [{key: p[key] - lr * g[key] for key in p} for p, g in zip(params, grads, strict=True)]
         return new, jax.numpy.asarray(loss)
 
@@ -79,10 +79,10 @@ def sgd_epoch(
             first sample whose loss was not finite).
     """
     lr = check_lr(lr)
-    params_, X_, Y_ = _prepare(spec, params, X, Y)
+    params_, X_, Y_ = prepare(spec, params, X, Y)
     with jax.enable_x64(True):
         new, losses = epoch(spec, params_, X_, Y_, X_.dtype.type(lr))
-        new_params, losses_np = _to_numpy(new), np.asarray(losses)
+        new_params, losses_np = to_numpy(new), np.asarray(losses)
     bad = np.flatnonzero(~np.isfinite(losses_np))
     if bad.size:
         raise DivergedError(f"the loss of sample {int(bad[0])}", lr)

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import bp_manual
-from bp_autodiff.cli_args import layer_sizes
+from bp_autodiff.cli.args import layer_sizes
 from bp_manual import data, saving
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import INITIALIZERS, Params
@@ -169,7 +169,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     spec, params, ds.X_train, ds.y_train, grads_fn=bp_autodiff.loss_and_grads, **fit_kwargs
                 )
             else:
-                from bp_autodiff.lockstep import fit_lockstep
+                from bp_autodiff.auditor.lockstep import fit_lockstep
 
                 params, _, lockstep = fit_lockstep(spec, params, ds.X_train, ds.y_train, **fit_kwargs)
     except bp_manual.DivergedError as exc:

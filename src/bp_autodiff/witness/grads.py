@@ -2,9 +2,9 @@
 
 What this module is for: ``loss_and_grads`` with the signature of
 ``bp_manual.loss_and_grads`` (NumPy in, NumPy out), computed with
-``jax.value_and_grad`` of :func:`bp_autodiff.network.loss`; the per-layer
+``jax.value_and_grad`` of :func:`bp_autodiff.witness.network.loss`; the per-layer
 deltas ``dL/dZ_l``, by differentiating with respect to zero probes added to
-each ``Z_l``; and ``sgd_step``.
+each ``Z_l``; ``predict``.
 
 What it is not for: training at speed (it converts to and from NumPy on every
 call).
@@ -16,7 +16,7 @@ current thread only and restores the previous value on exit. So float64
 params give float64 results, float32 params stay float32, and a user's own
 JAX code outside these calls keeps whatever setting it had: nothing global is
 changed. Compiled functions are cached per (spec, shapes, dtype, x64 setting),
-at most ``bp_autodiff.jitcache.MAX_COMPILED`` of them per function.
+at most ``bp_autodiff.witness.jitcache.MAX_COMPILED`` of them per function.
 """
 
 from __future__ import annotations
@@ -28,12 +28,11 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import NDArray
 
-from bp_autodiff import network
-from bp_autodiff.jitcache import bounded_jit
+from bp_autodiff.witness import network
+from bp_autodiff.witness.jitcache import bounded_jit
 from bp_manual.initializers import Params, ParamsLike
-from bp_manual.optim import check_update
 from bp_manual.spec import NetworkSpec
-from bp_manual.validation import as_inputs, check_params, check_spec, check_update_args, prepare_batch
+from bp_manual.validation import as_inputs, check_params, check_spec, prepare_batch
 
 Array = NDArray[np.floating]
 
@@ -60,30 +59,35 @@ def _grads_and_deltas_impl(spec: NetworkSpec, params: network.JParams, X: jax.Ar
 _grads_and_deltas = bounded_jit(_grads_and_deltas_impl, static_argnums=(0,))
 
 
-_predict = bounded_jit(network.forward, static_argnums=(0,))
+_predict = bounded_jit(network.predict, static_argnums=(0,))
 
 
-def _prepare(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> tuple[Params, Array, Array]:
-    # NumPy in, NumPy out: JAX arrays are brought to the host first, so their values are
-    # checked and a float64 computation cannot be demoted by JAX's default float32 mode.
-    X, Y, params = _host(X), _host(Y), _host_params(params)
+def prepare(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> tuple[Params, Array, Array]:
+    """``(params, X (N, n_in), Y (N, n_out))`` checked and converted as ``bp_manual.validation.prepare_batch`` does.
+
+    NumPy in, NumPy out: JAX arrays are brought to the host first, so their values are
+    checked and a float64 computation cannot be demoted by JAX's default float32 mode.
+    Raises what ``prepare_batch`` raises (``TypeError``/``ValueError`` naming the argument).
+    """
+    X, Y, params = host(X), host(Y), host_params(params)
     X_, Y_ = prepare_batch(spec, params, X, Y)
     return [{k: np.asarray(v) for k, v in layer.items()} for layer in params], X_, Y_
 
 
-def _host_params(params: Any) -> Any:
+def host_params(params: Any) -> Any:
     """``params`` with every JAX array brought to the host (the structure is checked later)."""
     if not isinstance(params, list | tuple):
         return params
-    return [{k: _host(v) for k, v in layer.items()} if isinstance(layer, dict) else layer for layer in params]
+    return [{k: host(v) for k, v in layer.items()} if isinstance(layer, dict) else layer for layer in params]
 
 
-def _host(value: Any) -> Any:
+def host(value: Any) -> Any:
     """A JAX array as a NumPy array; anything else unchanged."""
     return np.asarray(value) if isinstance(value, jax.Array) else value
 
 
-def _to_numpy(tree: object) -> Params:
+def to_numpy(tree: object) -> Params:
+    """Every JAX array in ``tree`` as a NumPy array (a copy on the host)."""
     return jax.tree.map(lambda a: np.array(a), tree)
 
 
@@ -96,10 +100,10 @@ def loss_and_grads(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) 
     loss as a NumPy scalar and ``grads`` as NumPy arrays shaped like
     ``params``, all in the params' dtype.
     """
-    params_, X_, Y_ = _prepare(spec, params, X, Y)
+    params_, X_, Y_ = prepare(spec, params, X, Y)
     with jax.enable_x64(True):
         value, grads = _value_and_grad(spec, params_, X_, Y_)
-        return X_.dtype.type(value), _to_numpy(grads)
+        return X_.dtype.type(value), to_numpy(grads)
 
 
 def loss_grads_and_deltas(
@@ -110,32 +114,18 @@ def loss_grads_and_deltas(
     The deltas come from differentiating with respect to zero probes added to
     each pre-activation ``Z_l`` (the loss's value is unchanged at 0).
     """
-    params_, X_, Y_ = _prepare(spec, params, X, Y)
+    params_, X_, Y_ = prepare(spec, params, X, Y)
     with jax.enable_x64(True):
         value, (grads, deltas) = _grads_and_deltas(spec, params_, X_, Y_)
-        return X_.dtype.type(value), _to_numpy(grads), _to_numpy(deltas)  # type: ignore[return-value]
+        return X_.dtype.type(value), to_numpy(grads), to_numpy(deltas)  # type: ignore[return-value]
 
 
 def predict(spec: NetworkSpec, params: ParamsLike, X: object) -> Array:
     """``Y_hat = g(Z_L)`` by the JAX forward pass: ``X (N, n_in)`` or one sample ``(n_in,)``
     -> ``(N, n_out)`` NumPy array in the params' dtype."""
-    params = _host_params(params)
+    params = host_params(params)
     dtype = check_params(check_spec(spec), params)
-    X_ = as_inputs(spec, _host(X), dtype)
+    X_ = as_inputs(spec, host(X), dtype)
     params_ = [{k: np.asarray(v) for k, v in layer.items()} for layer in params]
     with jax.enable_x64(True):
         return np.array(_predict(spec, params_, X_))
-
-
-def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
-    """``p <- p - lr * g`` for every array, with ``jax.tree.map``; NumPy in, NumPy out.
-
-    ``params`` and ``grads`` are left untouched; the result keeps the params' dtype.
-    Like ``bp_manual.sgd_step``, it raises ``DivergedError`` rather than return
-    non-finite params.
-    """
-    lr = check_update_args(params, grads, lr)
-    with jax.enable_x64(True):
-        new = _to_numpy(jax.tree.map(lambda p, g: jnp.asarray(p) - lr * jnp.asarray(g), params, grads))
-    check_update(new, lr)
-    return new

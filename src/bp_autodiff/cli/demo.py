@@ -20,7 +20,7 @@ import numpy as np
 
 import bp_autodiff
 import bp_manual
-from bp_autodiff.tolerance import params_difference
+from bp_autodiff.auditor.tolerance import params_difference
 from bp_manual.seed_published import PublishedBPNetwork
 
 #: The demo's agreement bar, float64: see tests/tolerances.py for the derivation.

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bp_manual
-from bp_autodiff.grads import loss_and_grads as jax_loss_and_grads
-from bp_autodiff.tolerance import params_difference
+from bp_autodiff.auditor.tolerance import params_difference
+from bp_autodiff.witness.grads import loss_and_grads as jax_loss_and_grads
 from bp_manual.initializers import Params, ParamsLike, as_generator
 from bp_manual.optim import DivergedError, Optimizer
+from bp_manual.scalars import positive_int
 from bp_manual.spec import NetworkSpec
-from bp_manual.train import Callback, _checked_loss_and_grads, _positive_int
+from bp_manual.train import Callback, checked_loss_and_grads, minibatches
 from bp_manual.validation import prepare_batch
 
 
@@ -40,7 +41,7 @@ class LockstepHistory:
         max_abs_diff: per epoch, the largest ``|W_manual - W_jax|`` (or ``b``)
             over every array and every step so far.
         max_rel_diff: the same divided by the largest ``|W_jax|`` of that array at that step
-            (:func:`bp_autodiff.tolerance.params_difference`).
+            (:func:`bp_autodiff.auditor.tolerance.params_difference`).
     """
 
     loss_manual: list[float] = field(default_factory=list)
@@ -77,8 +78,8 @@ def fit_lockstep(
             side (the message names the step).
     """
     X_, Y_ = prepare_batch(spec, params, X, Y)
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size)
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
     optimizer = bp_manual.optim.sgd(0.1) if optimizer is None else optimizer
     rng = as_generator(seed)
     pm: Params = [dict(layer) for layer in params]
@@ -88,16 +89,14 @@ def fit_lockstep(
     worst_abs, worst_rel = 0.0, 0.0
     n, dtype, step = X_.shape[0], X_.dtype, 0
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(n)
         total_m = total_j = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
+        for idx in minibatches(n, batch_size, rng):
             step += 1
             try:  # the same checked step as bp_manual.fit, on each side
-                loss_m, grads_m = _checked_loss_and_grads(spec, pm, X_[idx], Y_[idx], None, optimizer.lr)
-                loss_j, grads_j = _checked_loss_and_grads(spec, pj, X_[idx], Y_[idx], jax_loss_and_grads, optimizer.lr)
-                pm, sm = optimizer._update(pm, grads_m, sm, dtype)
-                pj, sj = optimizer._update(pj, grads_j, sj, dtype)
+                loss_m, grads_m = checked_loss_and_grads(spec, pm, X_[idx], Y_[idx], None, optimizer.lr)
+                loss_j, grads_j = checked_loss_and_grads(spec, pj, X_[idx], Y_[idx], jax_loss_and_grads, optimizer.lr)
+                pm, sm = optimizer.update_prepared(pm, grads_m, sm, dtype)
+                pj, sj = optimizer.update_prepared(pj, grads_j, sj, dtype)
             except DivergedError as exc:
                 raise exc.at_step(step) from None
             total_m += float(loss_m) * len(idx)

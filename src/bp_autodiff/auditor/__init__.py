@@ -1,0 +1,56 @@
+"""The auditor: is a backward pass right, where does it go wrong, what does the mistake look like.
+
+What this package is for: holding a backward pass against the witnesses (JAX,
+:mod:`bp_autodiff.witness`; float64 central finite differences) and saying,
+per array, how far off it is and what kind of mistake it resembles. One module
+per step and one per entry point:
+
+=========================  =====================================================
+``tolerance``              the tolerance policy, derived; the one definition of "close"
+``report``                 :class:`AuditReport`, :class:`Comparison`, :class:`Finding`,
+                           :class:`Localisation`; the kinds of finding
+``contract``               calling a user's function and reading what it returned
+``compare``                one array against one witness
+``classify``               the diagnosis: which mistake a wrong array resembles
+``finite_differences``     the third witness
+``localise``               which layer introduces an error, which inherit it
+``vacuity``                passes that tested nothing
+``gradients``              entry point :func:`audit` (a network's gradients)
+``step``                   entry point :func:`audit_step` (an update rule)
+``forward``                entry point :func:`audit_forward` (predictions)
+``check``                  the engine of ``bp check`` (the hand derivation, everywhere)
+``lockstep``, ``trace``    the two sides run side by side (training, one step)
+=========================  =====================================================
+
+What it is not for: computing gradients (:mod:`bp_autodiff.witness`,
+:mod:`bp_manual`) or the command line (:mod:`bp_autodiff.cli`).
+"""
+
+from bp_autodiff.auditor.forward import PredictFn, audit_forward
+from bp_autodiff.auditor.gradients import GradFn, audit
+from bp_autodiff.auditor.report import (
+    FORWARD_KINDS,
+    KINDS,
+    STEP_KINDS,
+    AuditReport,
+    Comparison,
+    Finding,
+    Localisation,
+)
+from bp_autodiff.auditor.step import StepFn, audit_step
+
+__all__ = [
+    "FORWARD_KINDS",
+    "KINDS",
+    "STEP_KINDS",
+    "AuditReport",
+    "Comparison",
+    "Finding",
+    "GradFn",
+    "Localisation",
+    "PredictFn",
+    "StepFn",
+    "audit",
+    "audit_forward",
+    "audit_step",
+]

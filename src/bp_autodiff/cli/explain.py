@@ -1,0 +1,71 @@
+"""``bp explain``: the equations of one architecture with every shape, and a trace that runs them.
+
+What this module is for: the command. Without ``--trace`` it prints the
+equations of :func:`bp_manual.explain.equations` (forward, loss, backward,
+gradients, update) with the concrete shape of every term; with ``--trace`` it
+also prints :func:`bp_autodiff.auditor.trace.trace`: one step on seeded random
+data, every intermediate from the hand derivation and from JAX side by side.
+``--json`` gives both as JSON.
+
+What it is not for: the equations (:mod:`bp_manual.explain`) or the trace
+(:mod:`bp_autodiff.auditor.trace`) themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import bp_manual
+from bp_autodiff.auditor.trace import TRACE_BATCH, trace
+from bp_autodiff.cli.args import add_spec_arguments
+from bp_manual.explain import equations, render, to_dict
+from bp_manual.initializers import INITIALIZERS
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``bp explain`` to the ``bp`` parser."""
+    p = sub.add_parser(
+        "explain",
+        help="the forward and backward equations of an architecture with every shape; --trace runs them",
+        description="Print the equations of one SGD step with the shape of every term. "
+        "--trace runs one step on seeded random data and shows bp_manual and JAX side by side.",
+    )
+    add_spec_arguments(p)
+    p.add_argument(
+        "--batch", type=int, default=None, help=f"batch size N (default: symbolic N; {TRACE_BATCH} for --trace)"
+    )
+    p.add_argument("--trace", action="store_true", help="run one step and compare every intermediate with JAX")
+    p.add_argument("--init", default="xavier_normal", help="init scheme for --trace (default xavier_normal)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for --trace (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--full", action="store_true", help="with --trace --json: include every array in full")
+    p.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        spec = bp_manual.NetworkSpec(args.sizes, hidden=args.hidden, output=args.output, loss=args.loss, bias=args.bias)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    if args.batch is not None and args.batch < 1:
+        parser.error("--batch must be >= 1")
+    if args.seed < 0:
+        parser.error("--seed must be >= 0")
+    if args.init not in INITIALIZERS:
+        parser.error(f"unknown --init {args.init!r}; expected one of {sorted(INITIALIZERS)}")
+    batch = args.batch if args.batch is not None or not args.trace else TRACE_BATCH
+    eqs = equations(spec, batch)
+    result = trace(spec, batch, args.init, args.seed) if args.trace else None
+    if args.json:
+        out: dict[str, Any] = to_dict(spec, eqs)
+        if result is not None:
+            out["trace"] = result.to_dict(args.full)
+        print(json.dumps(out, indent=1))
+    else:
+        print(render(spec, eqs))
+        if result is not None:
+            print()
+            print(result.render())
+    return 0 if result is None or result.ok else 1
