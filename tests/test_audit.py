@@ -248,9 +248,7 @@ def test_a_gradient_that_cancels_to_zero_is_no_finding() -> None:
     Y = np.array([1, 0, 0, 0, 0, 1, 1, 1, 1, 0])
     report = audit(spec, params, X, Y, bp_manual.loss_grads_and_deltas)
     assert report.ok, report.findings
-    assert {e.where: e.status for e in report.localisation} == dict.fromkeys(
-        ("delta2", "W2", "delta1", "W1"), "ok"
-    )
+    assert {e.where: e.status for e in report.localisation} == dict.fromkeys(("delta2", "W2", "delta1", "W1"), "ok")
 
     def doubled_output_delta(spec: bp_manual.NetworkSpec, params: list, X: np.ndarray, Y: np.ndarray) -> tuple:
         loss, grads, deltas = bp_manual.loss_grads_and_deltas(spec, params, X, Y)
