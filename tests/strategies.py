@@ -8,14 +8,13 @@ shrink poorly), at a drawn scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from hypothesis import assume, settings
 from hypothesis import strategies as st
 
 import bp_manual
 from bp_manual import HIDDEN, INITIALIZERS, LOSSES, NetworkSpec
+from bp_manual.problems import FORMS, Problem, random_problem
 from tolerances import kinks_are_clear as _kinks_are_clear
 
 HIDDEN_NAMES = sorted(HIDDEN)
@@ -58,40 +57,6 @@ def specs(
     )
 
 
-def make_targets(spec: NetworkSpec, rng: np.random.Generator, n: int, form: str) -> np.ndarray:
-    """Targets for ``spec.loss``: regression values; labels, one-hot or probability rows; [0, 1] values."""
-    if spec.loss == "mse":
-        return rng.normal(0.0, 1.0, (n, spec.n_out))
-    if spec.loss == "cross_entropy":
-        if form == "soft":  # probability rows: the case where (Y_hat - Y)/N needs rows summing to 1
-            return rng.dirichlet(np.ones(spec.n_out), n)
-        labels = rng.integers(0, spec.n_out, n)
-        return labels if form == "labels" else np.eye(spec.n_out)[labels]
-    if form == "hard":
-        return rng.integers(0, 2, (n, spec.n_out)).astype(np.float64)
-    return rng.uniform(0.0, 1.0, (n, spec.n_out))
-
-
-@dataclass
-class Problem:
-    """One drawn case: ``spec``, ``params``, ``X (N, n_in)``, ``Y``, and how it was made."""
-
-    spec: NetworkSpec
-    params: bp_manual.Params
-    X: np.ndarray
-    Y: np.ndarray
-    init: object
-    dtype: type
-
-    def describe(self) -> str:
-        name = getattr(self.init, "__name__", self.init)
-        s = self.spec
-        return (
-            f"sizes={s.sizes} hidden={s.hidden} {s.output}+{s.loss} bias={s.bias} "
-            f"init={name} N={self.X.shape[0]} {np.dtype(self.dtype).name}"
-        )
-
-
 def kinks_are_clear(problem: Problem) -> bool:
     """True when every pre-activation of a kinked hidden layer is farther from 0
     than the forward rounding error could move it (``bp_autodiff.auditor.tolerance.kinks_are_clear``),
@@ -110,7 +75,8 @@ def problems(
     inits: list[str | bp_manual.initializers.Initializer] | None = None,
     x_scales: tuple[float, ...] = (0.1, 1.0, 3.0),
 ) -> Problem:
-    """A spec, params from a drawn init scheme, and a batch, with ReLU kinks kept clear."""
+    """A spec, params from a drawn init scheme, and a batch (``bp_manual.problems.random_problem``),
+    with ReLU kinks kept clear."""
     spec = draw(specs(max_layers=max_layers, max_width=max_width, hidden=hidden))
     dtype = draw(st.sampled_from(dtypes))
     init = draw(st.sampled_from(inits or INITS))
@@ -120,15 +86,7 @@ def problems(
     seed = draw(st.integers(0, 2**32 - 1))
     n = draw(st.integers(1, max_batch))
     x_scale = draw(st.sampled_from(x_scales))
-    form = draw(st.sampled_from(["labels", "one_hot", "hard", "soft"]))
-    rng = np.random.default_rng(seed)
-    params = bp_manual.init_params(spec, init, rng, dtype)
-    if spec.bias:  # non-zero biases, so that db and the bias path are exercised
-        params = [{**layer, "b": rng.normal(0.0, 0.5, layer["b"].shape).astype(dtype)} for layer in params]
-    X: np.ndarray = rng.normal(0.0, x_scale, (n, spec.n_in)).astype(dtype)
-    Y = make_targets(spec, rng, n, form)
-    if Y.dtype.kind == "f":
-        Y = Y.astype(dtype)
-    problem = Problem(spec, params, X, Y, init, dtype)
+    form = draw(st.sampled_from(FORMS))
+    problem = random_problem(spec, np.random.default_rng(seed), n, init=init, dtype=dtype, x_scale=x_scale, form=form)
     assume(kinks_are_clear(problem))
     return problem

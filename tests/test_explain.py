@@ -23,7 +23,8 @@ from bp_autodiff import cli
 from bp_autodiff.auditor.trace import TRACE_RTOL, trace
 from bp_manual.activations import HIDDEN, Activation, tanh
 from bp_manual.explain import equations, render, to_dict
-from strategies import examples, make_targets, specs
+from bp_manual.problems import random_targets
+from strategies import examples, specs
 from tolerances import FLOAT64_RTOL, close, record
 
 #: ``name (shape)``: a name such as X, A0, W2.T, delta1.T, dW1, b2, Y, L or
@@ -38,7 +39,7 @@ def computed_arrays(spec: bp_manual.NetworkSpec, n: int, seed: int) -> dict[str,
     rng = np.random.default_rng(seed)
     params = bp_manual.init_params(spec, "xavier_normal", rng)
     X = rng.normal(size=(n, spec.n_in))
-    Y = make_targets(spec, rng, n, "one_hot")
+    Y = random_targets(spec, rng, n, "one_hot")
     _, cache = bp_manual.forward(spec, params, X)
     loss, grads, deltas = bp_manual.loss_grads_and_deltas(spec, params, X, Y)
     arrays: dict[str, np.ndarray] = {"X": X, "A0": X, "Y": Y, "L": np.asarray(loss)}

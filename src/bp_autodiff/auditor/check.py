@@ -32,7 +32,8 @@ import bp_manual
 from bp_autodiff.auditor.gradients import GradFn, audit
 from bp_autodiff.auditor.report import AuditReport
 from bp_autodiff.auditor.tolerance import kinks_are_clear
-from bp_manual import HIDDEN, INITIALIZERS, LOSSES, NetworkSpec
+from bp_manual import HIDDEN, INITIALIZERS, LOSSES
+from bp_manual.problems import random_batch, random_params, random_spec
 
 MAX_LAYERS = 4
 MAX_WIDTH = 8
@@ -146,26 +147,6 @@ class CheckResult:
         return "\n".join(lines)
 
 
-def _architecture(rng: np.random.Generator, hidden: str, loss: str) -> tuple[NetworkSpec, int]:
-    n_layers = int(rng.integers(1, MAX_LAYERS + 1))
-    sizes = [int(s) for s in rng.integers(1, MAX_WIDTH + 1, n_layers)]
-    sizes.append(int(rng.integers(2 if loss == "cross_entropy" else 1, MAX_WIDTH + 1)))
-    spec = NetworkSpec(tuple(sizes), hidden=hidden, output=LOSSES[loss].output, loss=loss, bias=bool(rng.integers(2)))
-    return spec, int(rng.integers(1, MAX_BATCH + 1))
-
-
-def _batch(spec: NetworkSpec, rng: np.random.Generator, n: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:
-    X: np.ndarray = rng.normal(0.0, 1.0, (n, spec.n_in)).astype(dtype)
-    Y: np.ndarray
-    if spec.loss == "mse":
-        Y = rng.normal(0.0, 1.0, (n, spec.n_out)).astype(dtype)
-    elif spec.loss == "cross_entropy":
-        Y = rng.integers(0, spec.n_out, n)
-    else:
-        Y = rng.uniform(0.0, 1.0, (n, spec.n_out)).astype(dtype)
-    return X, Y
-
-
 def _worst(report: AuditReport, witness: str, attr: str) -> float:
     values = [getattr(c, attr) for c in report.comparisons if c.witness == witness and np.isfinite(getattr(c, attr))]
     return max(values, default=0.0)
@@ -214,14 +195,13 @@ def check(
             group = Group(act, f"{output}+{loss}")
             groups.append(group)
             for _ in range(examples):
-                spec, n = _architecture(rng, act, loss)
+                spec = random_spec(rng, act, loss, max_layers=MAX_LAYERS, max_width=MAX_WIDTH)
+                n = int(rng.integers(1, MAX_BATCH + 1))
                 for init in inits:
                     done += 1
-                    params = bp_manual.init_params(spec, init, rng, dtype)
-                    if spec.bias:
-                        params = [{**p, "b": rng.normal(0.0, 0.5, p["b"].shape).astype(dtype)} for p in params]
+                    params = random_params(spec, rng, init, dtype)
                     for _attempt in range(5):
-                        X, Y = _batch(spec, rng, n, dtype)
+                        X, Y = random_batch(spec, rng, n, dtype)
                         if kinks_are_clear(spec, params, X):
                             break
                     else:

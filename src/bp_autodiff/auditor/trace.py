@@ -28,6 +28,7 @@ from bp_autodiff.witness import network
 from bp_autodiff.witness.grads import loss_grads_and_deltas
 from bp_manual.explain import shape_text
 from bp_manual.initializers import INITIALIZERS
+from bp_manual.problems import random_batch, random_params
 
 Array = NDArray[np.floating]
 
@@ -172,17 +173,6 @@ def _head(a: Array) -> str:
     return text + (" ..." if flat.size > HEAD else "")
 
 
-def _data(spec: bp_manual.NetworkSpec, batch: int, rng: np.random.Generator) -> tuple[Array, Array]:
-    X = rng.normal(0.0, 1.0, (batch, spec.n_in))
-    if spec.loss == "cross_entropy":
-        Y = np.eye(spec.n_out)[rng.integers(0, spec.n_out, batch)]
-    elif spec.loss == "binary_cross_entropy":
-        Y = rng.uniform(0.0, 1.0, (batch, spec.n_out))
-    else:
-        Y = rng.normal(0.0, 1.0, (batch, spec.n_out))
-    return X, Y
-
-
 def trace(spec: bp_manual.NetworkSpec, batch: int = TRACE_BATCH, init: str = "xavier_normal", seed: int = 0) -> Trace:
     """Run one step of ``spec`` on seeded random data with both sides, in float64.
 
@@ -208,8 +198,8 @@ def trace(spec: bp_manual.NetworkSpec, batch: int = TRACE_BATCH, init: str = "xa
     if not isinstance(init, str) or init not in INITIALIZERS:
         raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALIZERS)}")
     rng = bp_manual.initializers.as_generator(seed)
-    params = bp_manual.init_params(spec, init, rng)
-    X, Y = _data(spec, batch, rng)
+    params = random_params(spec, rng, init, bias_std=None)
+    X, Y = random_batch(spec, rng, batch, form="one_hot")
 
     _, cache = bp_manual.forward(spec, params, X)
     loss_m, grads_m, deltas_m = bp_manual.loss_grads_and_deltas(spec, params, X, Y)
