@@ -6,18 +6,32 @@ in one wording for every layer. Arrays of another array-API library (JAX arrays,
 and tracers under ``jax.jit``) are checked by shape and dtype only: their values
 are not read, so the layers still trace.
 
+The scalar checks (``positive_int``, ``nonnegative_int``, ``probability``,
+``positive``) are :mod:`bp_manual.scalars`', re-exported here for the layers.
+
 What it is not for: the dense network's validation (:mod:`bp_manual.validation`),
 or checking anything inside a backward pass (a backward trusts its cache).
 """
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
 from bp_manual.namespace import is_numpy
+from bp_manual.scalars import nonnegative_int, positive, positive_int, probability
+
+__all__ = [
+    "check_ndim",
+    "check_shape",
+    "float_array",
+    "nonnegative_int",
+    "positive",
+    "positive_int",
+    "probability",
+    "same_dtype",
+]
 
 
 def float_array(name: str, x: object, ndim: int | tuple[int, ...] | None = None, dtype: Any = None) -> Any:
@@ -69,38 +83,6 @@ def check_shape(name: str, x: Any, shape: tuple[int, ...], why: str = "") -> Non
     if tuple(x.shape) != tuple(shape):
         reason = f" ({why})" if why else ""
         raise ValueError(f"{name} must have shape {tuple(shape)}{reason}, got {tuple(x.shape)}")
-
-
-def positive_int(name: str, value: object) -> int:
-    """``value`` as an ``int`` >= 1; ``TypeError`` for a non-integer (``bool`` included), ``ValueError`` below 1."""
-    return nonnegative_int(name, value, low=1)
-
-
-def nonnegative_int(name: str, value: object, low: int = 0) -> int:
-    """``value`` as an ``int`` >= ``low``; ``TypeError`` for a non-integer (``bool`` included)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
-def probability(name: str, value: object) -> float:
-    """``value`` as a ``float`` in ``[0, 1)``; ``TypeError`` for a non-number, ``ValueError`` outside."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name} must lie in [0, 1), got {value}")
-    return float(value)
-
-
-def positive_float(name: str, value: object) -> float:
-    """``value`` as a finite ``float`` > 0 (an ``eps``); ``TypeError`` for a non-number, ``ValueError`` else."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if not (np.isfinite(float(value)) and float(value) > 0.0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
 
 
 def same_dtype(**arrays: Any) -> None:
