@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bp_manual import data
+from bp_manual import data, readers
 from strategies import examples
 
 
@@ -82,7 +82,7 @@ def test_read_idx_round_trips_every_type(tmp_path_factory, dtype, shape, gz, see
     rng = np.random.default_rng(seed)
     array = (rng.normal(size=shape) * 100).astype(dtype)
     path = write_idx(tmp_path_factory.mktemp("idx") / ("a.idx.gz" if gz else "a.idx"), array)
-    out = data.read_idx(path)
+    out = readers.read_idx(path)
     assert out.dtype == np.dtype(dtype) and out.shape == tuple(shape)
     np.testing.assert_array_equal(out, array)
 
@@ -106,17 +106,17 @@ def test_read_idx_refuses_bad_files_naming_them(tmp_path: Path, payload: bytes, 
     path = tmp_path / "bad-idx1-ubyte"
     path.write_bytes(payload)
     with pytest.raises(ValueError, match=match) as info:
-        data.read_idx(path)
+        readers.read_idx(path)
     assert str(path) in str(info.value)
 
 
 def test_read_idx_refuses_missing_and_corrupt_gzip(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"nope\.idx: no such file"):
-        data.read_idx(tmp_path / "nope.idx")
+        readers.read_idx(tmp_path / "nope.idx")
     bad = tmp_path / "x.idx.gz"
     bad.write_bytes(b"not gzip at all")
     with pytest.raises(ValueError, match=r"x.idx.gz: cannot be read"):
-        data.read_idx(bad)
+        readers.read_idx(bad)
 
 
 def _mnist_dir(tmp_path: Path, n_train: int = 6, n_test: int = 4, gz: bool = True) -> Path:
@@ -133,7 +133,7 @@ def test_load_mnist_from_idx_files(tmp_path: Path, gz: bool) -> None:
     d = data.load_mnist(_mnist_dir(tmp_path, gz=gz))
     assert d.X_train.shape == (6, 12) and d.X_test.shape == (4, 12)
     assert list(d.y_train) == [0, 1, 2, 0, 1, 2] and d.n_out == 3
-    images = data.read_idx(next(tmp_path.glob("train-images*"))).reshape(6, 12) / 255.0
+    images = readers.read_idx(next(tmp_path.glob("train-images*"))).reshape(6, 12) / 255.0
     np.testing.assert_allclose(d.X_train * d.x_scale + d.x_mean, images, atol=1e-12)
 
 

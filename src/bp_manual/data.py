@@ -7,8 +7,10 @@ with the inputs standardised by statistics of the training split only.
 
 - :func:`load_digits`, :func:`load_diabetes`: scikit-learn's bundled data (no
   download; scikit-learn is imported inside these functions only).
-- :func:`read_idx`, :func:`load_mnist`: the IDX format MNIST ships in, ``.gz``
-  or not, with the magic number, the dimensions and the size checked.
+- :func:`load_mnist`: the IDX format MNIST ships in, ``.gz`` or not, with the
+  magic number, the dimensions and the size checked (:mod:`bp_manual.readers`
+  reads IDX, CSV and ``.npz`` files; ``read_idx``, ``read_csv_rows`` and
+  ``read_npz`` are re-exported here).
 - :func:`load_csv`, :func:`load_npz`: numeric CSV (target in one column) and
   NumPy ``.npz`` (arrays ``X`` and ``y``, or ``X_train``/``y_train``/``X_test``/``y_test``).
 - :func:`load_dataset`: one of the above by a name such as ``"digits"``,
@@ -23,16 +25,33 @@ any training.
 
 from __future__ import annotations
 
-import gzip
 import numbers
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from bp_manual.readers import read_csv_rows, read_idx, read_npz
+
+__all__ = [
+    "TASKS",
+    "Dataset",
+    "from_parts",
+    "load_csv",
+    "load_dataset",
+    "load_diabetes",
+    "load_digits",
+    "load_mnist",
+    "load_npz",
+    "read_csv_rows",
+    "read_idx",
+    "read_npz",
+    "split",
+    "standardisation",
+]
 
 Array = NDArray[np.floating]
 
@@ -228,71 +247,6 @@ def load_diabetes(*, test_size: float = 0.25, seed: int = 0) -> Dataset:
 
 # --- IDX (MNIST) ------------------------------------------------------------------------------
 
-#: IDX type codes (the third byte of the magic number) and their big-endian dtypes.
-IDX_DTYPES: dict[int, np.dtype[Any]] = {
-    0x08: np.dtype(">u1"),
-    0x09: np.dtype(">i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ValueError(f"{path}: cannot be read ({exc})") from exc
-
-
-def read_idx(path: str | os.PathLike[str]) -> NDArray[Any]:
-    """Read one IDX file (``.gz`` compressed or not) into an array.
-
-    Format: a 4-byte magic number ``0x00 0x00 TYPE NDIM``, then ``NDIM``
-    big-endian uint32 dimensions, then the data, big-endian, C order.
-
-    Returns:
-        An array of shape ``(d_1, ..., d_NDIM)`` in native byte order
-        (``uint8`` for MNIST's images ``(N, 28, 28)`` and labels ``(N,)``).
-
-    Raises:
-        ValueError: naming the file, for a missing or unreadable file, a bad
-            magic number, an unknown type code, or a size that does not match
-            the dimensions (a truncated or padded file).
-    """
-    path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise ValueError(f"{path}: not an IDX file (only {len(raw)} bytes, the magic number needs 4)")
-    if raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path}: not an IDX file (magic number {raw[:4].hex()} does not start with 0000)")
-    type_code, ndim = raw[2], raw[3]
-    if type_code not in IDX_DTYPES:
-        codes = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
-        raise ValueError(f"{path}: unknown IDX type code 0x{type_code:02X}; expected one of {codes}")
-    if ndim == 0:
-        raise ValueError(f"{path}: IDX header declares 0 dimensions")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes, {ndim} dimensions need {header})")
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    dtype = IDX_DTYPES[type_code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    actual = len(raw) - header
-    if actual != expected:
-        what = "truncated" if actual < expected else "has trailing bytes"
-        raise ValueError(
-            f"{path}: IDX file {what}: dimensions {dims} of {dtype.name} need {expected} data bytes, found {actual}"
-        )
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
-    return data.astype(dtype.newbyteorder("="))
-
 
 def _find(directory: Path, stem: str) -> Path:
     for candidate in (directory / stem, directory / f"{stem}.gz"):
@@ -384,73 +338,6 @@ def load_csv(
     if task == "classification":
         y = y.astype(np.int64)
     return split(X, y, task=task, name=str(path), test_size=test_size, seed=seed)
-
-
-def read_csv_rows(path: str | os.PathLike[str]) -> list[list[float]]:
-    """The numeric rows of a CSV file, all of one length; a non-numeric first row is a header and skipped.
-
-    Raises:
-        ValueError: naming the file (and the line), for a missing or unreadable
-            file, a non-numeric cell, rows of different lengths, or no data rows.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot be read as text ({exc})") from exc
-    rows: list[list[float]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        cells = [c.strip() for c in line.split(",")]
-        try:
-            values = [float(c) for c in cells]
-        except ValueError:
-            if not rows and number == 1:
-                continue  # a header
-            bad = next(c for c in cells if not _is_float(c))
-            raise ValueError(f"{path}: line {number}: {bad!r} is not a number") from None
-        if rows and len(values) != len(rows[0]):
-            raise ValueError(f"{path}: line {number} has {len(values)} columns, the first data row {len(rows[0])}")
-        rows.append(values)
-    if not rows:
-        raise ValueError(f"{path}: no data rows")
-    return rows
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def read_npz(path: Path) -> dict[str, NDArray[Any]]:
-    """Every array of an ``.npz`` archive, read with ``allow_pickle=False``; ``ValueError`` naming the file."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(6)
-            if not head.startswith(b"PK") and head != b"\x93NUMPY":
-                raise ValueError(f"{path}: not an .npz archive (it does not start with the zip signature 'PK')")
-            fh.seek(0)
-            loaded = np.load(fh, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise ValueError(f"{path}: a single .npy array, not an .npz archive of named arrays")
-            with loaded as npz:
-                return {key: npz[key] for key in npz.files}
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, not an .npz file") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from exc
-    except ValueError as exc:
-        if str(exc).startswith(str(path)):
-            raise
-        raise ValueError(f"{path}: not a readable .npz file ({exc})") from exc
 
 
 def load_npz(

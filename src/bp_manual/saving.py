@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bp_manual.data import read_npz
 from bp_manual.initializers import Params, ParamsLike
+from bp_manual.readers import read_npz
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import check_params, check_spec
 

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 import bp_manual
 from bp_autodiff.cli.args import layer_sizes
-from bp_manual import data, saving
+from bp_manual import data, readers, saving
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import INITIALIZERS, Params
 from bp_manual.optim import OPTIMIZERS, make_optimizer
@@ -218,7 +218,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _read_inputs(path: Path, n_in: int) -> NDArray[np.float64]:
     """Rows of features ``(N, n_in)`` from a CSV (a non-numeric first row is a header) or an ``.npz`` with ``X``."""
     if path.suffix == ".npz":
-        arrays = data.read_npz(path)
+        arrays = readers.read_npz(path)
         if "X" not in arrays:
             raise ValueError(f"{path}: expected an array X, found {sorted(arrays)}")
         X = np.asarray(arrays["X"])
@@ -226,7 +226,7 @@ def _read_inputs(path: Path, n_in: int) -> NDArray[np.float64]:
             raise ValueError(f"{path}: X must be numeric, got dtype {X.dtype}")
         X = X.astype(np.float64)
     else:
-        rows = data.read_csv_rows(path)
+        rows = readers.read_csv_rows(path)
         X = np.array(rows, dtype=np.float64)
     if X.ndim == 1:
         X = X.reshape(1, -1)
