@@ -54,6 +54,17 @@ REQUIRED: list[tuple[str, str]] = [
     ("src/bp_manual/bpnetwork.py", "return self._mlp.predict(X).T"),
     ("src/bp_manual/initializers.py", 'variance_scaling(1.0, "fan_out", "normal"),'),
     ("src/bp_manual/initializers.py", 'variance_scaling(1.0, "fan_avg", "normal"),'),
+    # the witness's twin of each equation (the mirror table)
+    ("src/bp_autodiff/witness/network.py", "Z = jnp.matmul(A_prev, W.T)"),
+    ("src/bp_autodiff/witness/network.py", "A = f(Z)"),
+    ("src/bp_autodiff/witness/network.py", "Z = Z + probes[l - 1]"),
+    ("src/bp_autodiff/witness/activations.py", '"sigmoid": jax.nn.sigmoid,'),
+    ("src/bp_autodiff/witness/activations.py", '"tanh": jnp.tanh,'),
+    ("src/bp_autodiff/witness/activations.py", '"relu": jax.nn.relu,'),
+    ("src/bp_autodiff/witness/losses.py", "terms, scale = jnp.square(Z - Y), 2"),
+    ("src/bp_autodiff/witness/losses.py", "terms, scale = Y * jax.nn.log_softmax(Z, axis=-1, where=cols), -1"),
+    ("src/bp_autodiff/witness/grads.py", "return jax.value_and_grad(network.loss, argnums=1)(spec, params, X, Y)"),
+    ("src/bp_autodiff/witness/optim.py", "jnp.asarray(p) - lr * jnp.asarray(g)"),
     # the tests that check them
     ("tests/test_gradients_vs_jax.py", "def test_manual_gradients_equal_jax"),
     ("tests/test_finite_differences.py", "def test_manual_gradients_equal_central_differences"),
@@ -63,6 +74,10 @@ REQUIRED: list[tuple[str, str]] = [
     ("tests/test_bpnetwork.py", "def test_run_works_for_784_32_64_and_the_published_run_does_not"),
     ("tests/test_initializers.py", "def test_sample_variance_and_distribution_match_formula"),
     ("tests/test_explain.py", "def test_every_printed_shape_is_the_computed_shape"),
+    ("tests/test_kernels_vs_jax.py", "def test_activation_and_its_derivative_equal_jax"),
+    ("tests/test_kernels_vs_jax.py", "def test_output_loss_and_delta_equal_jax"),
+    ("tests/test_gradients_vs_jax.py", "def test_sgd_step_equals_jax"),
+    ("tests/test_witness.py", "def test_jax_forward_equals_manual_predict"),
 ]
 
 
