@@ -32,7 +32,6 @@ def compare(
     allowance: Array | None = None,
     index_map: Sequence[tuple[int, ...]] | None = None,
     scale: float = 0.0,
-    shape: tuple[int, ...] | None = None,
 ) -> Comparison:
     """Compare ``manual`` with ``reference`` entry by entry: a pass when every error is within its allowance.
 
@@ -46,9 +45,8 @@ def compare(
             index in that array of each entry (for ``worst_index``).
         scale: the array's term size ``T`` (``tolerance.term_scales``), so a
             gradient that cancels to rounding noise is judged by its terms.
-        shape: the shape the row reports (default: ``reference.shape``).
     """
-    shape = tuple(reference.shape) if shape is None else shape
+    shape = tuple(reference.shape)
     if manual.shape != reference.shape:
         return Comparison(param, witness, shape, "shape")
     finite = np.isfinite(manual)

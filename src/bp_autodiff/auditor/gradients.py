@@ -94,7 +94,7 @@ from bp_autodiff.auditor.contract import (
 )
 from bp_autodiff.auditor.finite_differences import fd_witness
 from bp_autodiff.auditor.localise import annotate, localise
-from bp_autodiff.auditor.report import AuditReport, Comparison, Finding
+from bp_autodiff.auditor.report import AuditReport, Comparison, Finding, summarise
 from bp_autodiff.auditor.tolerance import close, gradient_rtol, kinks_are_clear, saturation, term_scales
 from bp_autodiff.auditor.vacuity import vacuity
 from bp_autodiff.witness import grads as jax_grads
@@ -204,7 +204,9 @@ def audit(
     fd: list[Comparison] = []
     if finite_differences:
         rng = np.random.default_rng(seed)
-        fd = fd_witness(spec, params, X_, Y_, manual, refs, rtol, fd_max_entries, rng)
+        fd, inconclusive = fd_witness(spec, params, X_, Y_, manual, refs, rtol, fd_max_entries, rng)
+        report.inconclusive += inconclusive
+        report.warnings += summarise(inconclusive)
         jax_verdict = {c.param: c.verdict for c in comparisons}
         for c in fd:
             if c.verdict == "FAIL" and jax_verdict.get(c.param) == "pass":

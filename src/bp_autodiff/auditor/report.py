@@ -120,6 +120,26 @@ class Localisation:
     detail: str
 
 
+@dataclass(frozen=True)
+class Inconclusive:
+    """An entry a witness could not judge, left out of the verdict (never a finding on its own).
+
+    Attributes:
+        param: ``"W1"``...; ``index``: the entry's index in that array.
+        witness: ``"fd"`` or ``"jax"``.
+        reason: why, in plain words (a kink inside the finite-difference step, a
+            pre-activation on a kink, a kink within rounding distance).
+        one_sided: ``"left"`` or ``"right"`` when the function's value equals that
+            one-sided derivative (a valid choice at a kink), else None.
+    """
+
+    param: str
+    index: tuple[int, ...]
+    witness: str
+    reason: str
+    one_sided: str | None = None
+
+
 @dataclass
 class AuditReport:
     """What an audit found. ``ok`` is True when there is no finding.
@@ -134,6 +154,7 @@ class AuditReport:
         warnings: vacuity and other caveats, in plain words.
         localisation: one :class:`Localisation` per delta and gradient, when the
             function returned deltas.
+        inconclusive: the entries left out of the verdict (:class:`Inconclusive`).
         extra: mode-specific numbers (e.g. the loss before and after a step).
     """
 
@@ -147,6 +168,7 @@ class AuditReport:
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     localisation: list[Localisation] = field(default_factory=list)
+    inconclusive: list[Inconclusive] = field(default_factory=list)
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -185,6 +207,7 @@ class AuditReport:
                 "findings": [asdict(f) for f in self.findings],
                 "warnings": list(self.warnings),
                 "localisation": [asdict(e) for e in self.localisation],
+                "inconclusive": [asdict(e) for e in self.inconclusive],
                 "comparisons": [asdict(c) for c in self.comparisons],
                 "extra": dict(self.extra),
             }
@@ -219,6 +242,27 @@ class AuditReport:
 
     def __str__(self) -> str:
         return self.render()
+
+
+def summarise(inconclusive: list[Inconclusive]) -> list[str]:
+    """One warning per array and witness for its inconclusive entries (at most four listed)."""
+    groups: dict[tuple[str, str], list[Inconclusive]] = {}
+    for e in inconclusive:
+        groups.setdefault((e.param, e.witness), []).append(e)
+    out = []
+    for (param, witness), entries in groups.items():
+        against = "finite differences" if witness == "fd" else "JAX"
+        listed = "; ".join(
+            f"{list(e.index)}: {e.reason}"
+            + (f" (the value given is the {e.one_sided} derivative)" if e.one_sided else "")
+            for e in entries[:4]
+        )
+        more = f"; and {len(entries) - 4} more" if len(entries) > 4 else ""
+        out.append(
+            f"{param}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} inconclusive against {against}, "
+            f"left out of the verdict: {listed}{more}"
+        )
+    return out
 
 
 _HEADER = ("param", "shape", "witness", "checked", "max abs", "max rel", "x tol", "worst at", "manual", "reference")
