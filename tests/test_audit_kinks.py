@@ -77,7 +77,7 @@ def test_a_mistake_in_the_kinked_layer_is_caught_by_finite_differences_too() -> 
     """The one-sided estimates still judge: a gradient off by 1% in W1 fails against finite differences."""
     params, X, Y = _near_kink(5, 3e-7)
 
-    def off_by_one_percent(spec, params, X, Y):  # type: ignore[no-untyped-def]
+    def off_by_one_percent(spec, params, X, Y):
         loss, grads = bp_manual.loss_and_grads(spec, params, X, Y)
         grads[0]["W"] = grads[0]["W"] * 1.01
         return loss, grads
