@@ -15,3 +15,30 @@ per layer family.
 What it is not for: importing JAX (never), or drawing randomness inside a
 forward (dropout's mask is an input).
 """
+
+from bp_manual.layers.attention import attention_backward, attention_forward
+from bp_manual.layers.recurrent import lstm_backward, lstm_forward, rnn_backward, rnn_forward
+from bp_manual.layers.softmax import (
+    cross_entropy_backward,
+    cross_entropy_forward,
+    log_softmax_backward,
+    log_softmax_forward,
+    softmax_backward,
+    softmax_forward,
+)
+
+__all__ = [
+    # softmax, recurrent, attention (the sequence family)
+    "attention_backward",
+    "attention_forward",
+    "cross_entropy_backward",
+    "cross_entropy_forward",
+    "log_softmax_backward",
+    "log_softmax_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_forward",
+    "softmax_backward",
+    "softmax_forward",
+]

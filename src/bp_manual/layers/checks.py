@@ -91,3 +91,43 @@ def same_dtype(**arrays: Any) -> None:
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{n} {d}" for n, d in dtypes.items())
         raise TypeError(f"inputs must share one floating dtype, got {listed}")
+
+
+def axis_index(name: str, value: object, ndim: int) -> int:
+    """``value`` as an axis of an array with ``ndim`` dimensions, in ``[0, ndim)``; negative counts from the end.
+
+    Raises:
+        TypeError: ``value`` is not an int (``bool`` included).
+        ValueError: ``value`` lies outside ``[-ndim, ndim)``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    index = int(value)
+    if not -ndim <= index < ndim:
+        raise ValueError(f"{name} must lie in [{-ndim}, {ndim}) for an array with {ndim} dimensions, got {index}")
+    return index % ndim
+
+
+def index_array(name: str, x: object, high: int, ndim: int | tuple[int, ...] | None = None) -> Any:
+    """``x`` as an integer array whose entries lie in ``[0, high)`` (class labels, embedding indices).
+
+    NumPy inputs (arrays, lists) are converted with ``np.asarray`` and their
+    values checked; arrays of another array-API library (JAX arrays, tracers)
+    are checked by dtype and ``ndim`` only, so a layer still traces. Negative
+    indices are refused, not wrapped around.
+
+    Raises:
+        TypeError: ``x`` is not an integer array (floats, even integral ones, and booleans are refused).
+        ValueError: ``x`` has the wrong number of dimensions, or (NumPy inputs) an entry outside ``[0, high)``.
+    """
+    arr: Any = np.asarray(x) if is_numpy(x) else x
+    kind = np.dtype(getattr(arr, "dtype", np.dtype(object))).kind
+    if kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {getattr(arr, 'dtype', None)}")
+    check_ndim(name, arr, ndim)
+    if is_numpy(arr) and arr.size:
+        low, top = int(arr.min()), int(arr.max())
+        if low < 0 or top >= high:
+            bad = low if low < 0 else top
+            raise ValueError(f"{name} must lie in [0, {high}), got {bad}")
+    return arr

@@ -7,3 +7,17 @@ differentiated by ``jax.vjp``. Same-named modules as :mod:`bp_manual.layers`.
 
 What it is not for: calling the hand derivation, ever.
 """
+
+from bp_autodiff.witness.layers.attention import attention
+from bp_autodiff.witness.layers.recurrent import lstm, rnn
+from bp_autodiff.witness.layers.softmax import cross_entropy, log_softmax, softmax
+
+__all__ = [
+    # softmax, recurrent, attention (the sequence family)
+    "attention",
+    "cross_entropy",
+    "log_softmax",
+    "lstm",
+    "rnn",
+    "softmax",
+]
