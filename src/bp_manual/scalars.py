@@ -19,10 +19,16 @@ def positive_int(name: str, value: object) -> int:
     return nonnegative_int(name, value, low=1)
 
 
-def nonnegative_int(name: str, value: object, low: int = 0) -> int:
-    """``value`` as an ``int`` >= ``low`` (default 0: a padding, a seed)."""
+def integer(name: str, value: object) -> int:
+    """``value`` as an ``int``; ``TypeError`` unless it is an integer (``bool`` refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    return int(value)
+
+
+def nonnegative_int(name: str, value: object, low: int = 0) -> int:
+    """``value`` as an ``int`` >= ``low`` (default 0: a padding, a seed)."""
+    value = integer(name, value)
     if value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     return int(value)

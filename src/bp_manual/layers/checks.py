@@ -20,12 +20,15 @@ from typing import Any
 import numpy as np
 
 from bp_manual.namespace import is_numpy
-from bp_manual.scalars import nonnegative_int, positive, positive_int, probability
+from bp_manual.scalars import integer, nonnegative_int, positive, positive_int, probability
 
 __all__ = [
+    "axis_index",
     "check_ndim",
     "check_shape",
     "float_array",
+    "index_array",
+    "integer",
     "nonnegative_int",
     "positive",
     "positive_int",
@@ -100,9 +103,7 @@ def axis_index(name: str, value: object, ndim: int) -> int:
         TypeError: ``value`` is not an int (``bool`` included).
         ValueError: ``value`` lies outside ``[-ndim, ndim)``.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    index = int(value)
+    index = integer(name, value)
     if not -ndim <= index < ndim:
         raise ValueError(f"{name} must lie in [{-ndim}, {ndim}) for an array with {ndim} dimensions, got {index}")
     return index % ndim
