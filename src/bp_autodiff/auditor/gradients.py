@@ -93,9 +93,10 @@ from bp_autodiff.auditor.contract import (
     parse_grads,
 )
 from bp_autodiff.auditor.finite_differences import fd_witness
+from bp_autodiff.auditor.kinks import convention_dependent, judged_against
 from bp_autodiff.auditor.localise import annotate, localise
 from bp_autodiff.auditor.report import AuditReport, Comparison, Finding, summarise
-from bp_autodiff.auditor.tolerance import close, gradient_rtol, kinks_are_clear, saturation, term_scales
+from bp_autodiff.auditor.tolerance import close, gradient_rtol, saturation, term_scales
 from bp_autodiff.auditor.vacuity import vacuity
 from bp_autodiff.witness import grads as jax_grads
 from bp_manual.initializers import Params, ParamsLike
@@ -157,11 +158,7 @@ def audit(
     refs = flatten(spec, grads_j)
     delta_refs = deltas_by_name(deltas_j)
     _, cache = forward_prepared(spec, params, X_)
-    if not kinks_are_clear(spec, params, X_):
-        report.warnings.append(
-            "some pre-activations lie within rounding distance of a ReLU kink, where the derivative is a "
-            "convention; a disagreement there need not be a mistake"
-        )
+    kink_masks, kink_other = convention_dependent(spec, params, cache, Y_, {**refs, **delta_refs}, rtol, scales)
 
     args = (copy_params(params), X_.copy(), Y_.copy())
     try:
@@ -176,6 +173,8 @@ def audit(
 
     loss_m, manual, deltas_m, structural = parse_grads(spec, out, who)
     report.findings += structural
+    refs, at_kinks = judged_against(refs, manual, kink_masks, kink_other, rtol, scales)
+    report.inconclusive += at_kinks
     variants = derivative_variants(spec, params, cache, Y_, rtol)
 
     def ok(a: Array, b: Array) -> bool:
@@ -206,7 +205,6 @@ def audit(
         rng = np.random.default_rng(seed)
         fd, inconclusive = fd_witness(spec, params, X_, Y_, manual, refs, rtol, fd_max_entries, rng)
         report.inconclusive += inconclusive
-        report.warnings += summarise(inconclusive)
         jax_verdict = {c.param: c.verdict for c in comparisons}
         for c in fd:
             if c.verdict == "FAIL" and jax_verdict.get(c.param) == "pass":
@@ -227,6 +225,8 @@ def audit(
         delta_manual, delta_findings, delta_warnings = parse_deltas(spec, deltas_m, N)
         report.findings += delta_findings
         report.warnings += delta_warnings
+        delta_refs, at_kinks = judged_against(delta_refs, delta_manual, kink_masks, kink_other, rtol, scales)
+        report.inconclusive += at_kinks
         for n, r in delta_refs.items():
             m = delta_manual.get(n)
             if m is None:
@@ -241,4 +241,5 @@ def audit(
     report.comparisons, vac_warnings = vacuity(spec, cache, refs, manual, by_param(comparisons, fd), np.dtype(dtype))
     report.warnings += vac_warnings
     report.findings = annotate(report.findings, report.localisation)
+    report.warnings += summarise(report.inconclusive)
     return report
