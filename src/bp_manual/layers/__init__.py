@@ -15,3 +15,49 @@ per layer family.
 What it is not for: importing JAX (never), or drawing randomness inside a
 forward (dropout's mask is an input).
 """
+
+# --- dense family: linear, activations, dropout, embedding, sequential (docs/layers/dense.md) ---
+from bp_manual.layers.activations import (
+    gelu_backward,
+    gelu_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    softplus_backward,
+    softplus_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from bp_manual.layers.dropout import dropout_backward, dropout_forward, dropout_mask
+from bp_manual.layers.embedding import embedding_backward, embedding_forward
+from bp_manual.layers.linear import linear_backward, linear_forward
+from bp_manual.layers.sequential import LAYERS, Layer, Sequential, register
+
+__all__ = [
+    "LAYERS",
+    "Layer",
+    "Sequential",
+    "dropout_backward",
+    "dropout_forward",
+    "dropout_mask",
+    "embedding_backward",
+    "embedding_forward",
+    "gelu_backward",
+    "gelu_forward",
+    "leaky_relu_backward",
+    "leaky_relu_forward",
+    "linear_backward",
+    "linear_forward",
+    "register",
+    "relu_backward",
+    "relu_forward",
+    "sigmoid_backward",
+    "sigmoid_forward",
+    "softplus_backward",
+    "softplus_forward",
+    "tanh_backward",
+    "tanh_forward",
+]

@@ -109,3 +109,57 @@ def same_dtype(**arrays: Any) -> None:
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{n} {d}" for n, d in dtypes.items())
         raise TypeError(f"inputs must share one floating dtype, got {listed}")
+
+
+def finite_float(name: str, value: object) -> float:
+    """``value`` as a finite ``float`` of any sign (a slope); ``TypeError`` for a non-number, ``ValueError`` else."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not np.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return float(value)
+
+
+def index_array(name: str, x: object, size: int, what: str = "") -> Any:
+    """``x`` as an integer array whose values lie in ``[0, size)`` (indices into an axis of length ``size``).
+
+    ``what`` says what is indexed (``"rows of E"``), for the message. NumPy inputs
+    (arrays, lists) are converted with ``np.asarray`` and their values checked;
+    arrays of another array-API library are checked by dtype only (their values
+    are not read, so a layer still traces under ``jax.jit``).
+
+    Raises:
+        TypeError: ``x`` is not an integer array (floats and booleans included,
+            even when they hold whole numbers: an index is an integer).
+        ValueError: (NumPy inputs) a value below 0 or at least ``size``; the
+            message gives the first such value and where it is.
+    """
+    arr: Any = x
+    if is_numpy(x):
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{name} must be an integer array, got {type(x).__name__}: {e}") from None
+    dtype = getattr(arr, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {dtype}")
+    if is_numpy(arr) and arr.size:
+        bad = np.argwhere((arr < 0) | (arr >= size))
+        if bad.size:
+            where = tuple(int(i) for i in bad[0])
+            of = f" ({what})" if what else ""
+            raise ValueError(f"{name} must lie in [0, {size}){of}, got {arr[where]} at index {where}")
+    return arr
+
+
+def bool_array(name: str, x: object) -> Any:
+    """``x`` as a boolean array (a mask); ``TypeError`` for any other dtype (0/1 integers or floats included).
+
+    NumPy inputs (arrays, lists) are converted with ``np.asarray``; arrays of
+    another array-API library are checked by dtype only.
+    """
+    arr: Any = np.asarray(x) if is_numpy(x) else x
+    dtype = getattr(arr, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind != "b":
+        raise TypeError(f"{name} must be a boolean array, got dtype {dtype}")
+    return arr
