@@ -175,7 +175,7 @@ def _reraise_at(i: int, name: str, e: Exception) -> Exception:
 class Sequential:
     """A chain of registered layers; the description only: parameters live outside it.
 
-    Build it from a list of steps, each a layer name or ``(name, config)``,
+    Build it from a list of steps (a sequence), each a layer name or a ``(name, config)`` pair,
     where ``config`` holds the layer's settings (passed to its forward) and the
     sizes its parameters are initialised with::
 
@@ -199,7 +199,7 @@ class Sequential:
 
     steps: tuple[Step, ...]
 
-    def __init__(self, steps: Sequence[str | Step]) -> None:
+    def __init__(self, steps: Sequence[Any]) -> None:
         if isinstance(steps, str | bytes) or not isinstance(steps, Sequence):
             raise TypeError(f"steps must be a list of layer names or (name, config) pairs, got {type(steps).__name__}")
         if not steps:

@@ -13,6 +13,7 @@ twins to :data:`TWINS` under the names of their layers.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -45,6 +46,12 @@ TWINS: dict[str, Twin] = {
 }
 
 
+#: Each twin compiled on its own (once per shape and dtype): ``jax.grad`` of the chain then reuses the
+#: compiled layers, and their transposes, across architectures, instead of compiling every primitive
+#: op by op (eager) or every architecture anew (one jit of the whole chain).
+_compiled = functools.cache(jax.jit)
+
+
 def sequential(
     steps: Sequence[tuple[str, Mapping[str, Any]]], params: Sequence[Mapping[str, jax.Array]], x: jax.Array
 ) -> jax.Array:
@@ -59,7 +66,9 @@ def sequential(
     for name, config in steps:
         twin = TWINS[name]
         p = next(it) if twin.params else {}
-        out = twin.fn(out, *(p[k] for k in twin.params), **{k: v for k, v in config.items() if k in twin.settings})
+        out = _compiled(twin.fn)(
+            out, *(p[k] for k in twin.params), **{k: v for k, v in config.items() if k in twin.settings}
+        )
     return out
 
 
