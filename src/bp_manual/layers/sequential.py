@@ -19,7 +19,9 @@ arrays under the names of its forward's inputs (``{"W": ..., "b": ...}`` for
 (``relu``) add no entry. So a ``linear, relu, linear`` model has params
 ``[{"W", "b"}, {"W", "b"}]``, exactly the shape of a two-layer network's
 params, and :mod:`bp_manual.optim`'s update rules and optimisers apply to it
-unchanged. The gradients have the same structure.
+unchanged. The gradients have the same structure. (Today's optimisers accept
+only the keys ``W`` and ``b``, so a chain with an ``embedding`` trains with
+them only once they accept any key.)
 
 Layers are found by name in :data:`LAYERS`, a registry that other modules
 extend with :func:`register` (a :class:`Layer` records the pair, its parameter
