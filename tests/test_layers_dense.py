@@ -692,3 +692,19 @@ def test_linear_accepts_no_bias_and_one_sample() -> None:
     np.testing.assert_array_equal(dx, [-3.0, -3.0, -3.0])
     np.testing.assert_array_equal(dW, [[1.0, 2.0, 3.0], [-1.0, -2.0, -3.0]])
     assert db is None
+
+
+def test_the_twins_never_import_the_hand_derivation() -> None:
+    """The witness modules of this family import JAX and each other, never ``bp_manual`` (which would
+    let a mistake be shared by both sides of every comparison)."""
+    import ast
+    from pathlib import Path
+
+    import bp_autodiff.witness.layers as package
+
+    root = Path(package.__file__).parent
+    for module in ("linear", "activations", "dropout", "embedding", "sequential"):
+        tree = ast.parse((root / f"{module}.py").read_text(encoding="utf-8"))
+        imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        imported += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [m for m in imported if m.split(".")[0] == "bp_manual"], (module, imported)

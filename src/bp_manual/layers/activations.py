@@ -45,6 +45,8 @@ class LeakyReluCache(NamedTuple):
 def relu_forward(x: Any) -> tuple[Any, ActivationCache]:
     """``out = max(x, 0)``; equals ``torch.nn.functional.relu``.
 
+    The rectified linear unit (Nair & Hinton, ICML 2010; CS231n's ``relu_forward``).
+
     Args:
         x: any shape, float32 or float64 (integers become float64).
 
@@ -67,6 +69,8 @@ def relu_backward(dout: Any, cache: ActivationCache) -> tuple[Any]:
 
 def leaky_relu_forward(x: Any, slope: float = kernels.LEAKY_SLOPE) -> tuple[Any, LeakyReluCache]:
     """``out = x if x >= 0 else slope * x``; equals ``F.leaky_relu(x, negative_slope=slope)``.
+
+    Maas, Hannun & Ng, "Rectifier Nonlinearities Improve Neural Network Acoustic Models" (2013).
 
     Args:
         x: any shape, float32 or float64 (integers become float64).
@@ -120,9 +124,11 @@ def tanh_backward(dout: Any, cache: ActivationCache) -> tuple[Any]:
 def softplus_forward(x: Any) -> tuple[Any, ActivationCache]:
     """``out = log(1 + exp(x))`` (stable for any finite ``x``); equals ``F.softplus`` (``beta = 1``).
 
-    Shapes, dtypes and errors as :func:`relu_forward`. (PyTorch switches to
-    ``out = x`` above ``threshold = 20``, which differs from ``log(1 + exp(x))``
-    by less than ``exp(-20) = 2e-9``, below float32's resolution there.)
+    Dugas et al., "Incorporating Second-Order Functional Knowledge for Better
+    Option Pricing" (NIPS 2000). Shapes, dtypes and errors as :func:`relu_forward`.
+    (PyTorch returns ``out = x`` above ``threshold = 20``, off from
+    ``log(1 + exp(x))`` by less than ``exp(-20) = 2e-9``: below float32's
+    resolution there, not below float64's.)
     """
     x = float_array("x", x)
     out = kernels.softplus(x)
