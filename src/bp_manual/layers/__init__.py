@@ -15,3 +15,20 @@ per layer family.
 What it is not for: importing JAX (never), or drawing randomness inside a
 forward (dropout's mask is an input).
 """
+
+from bp_manual.layers.conv import conv2d_backward, conv2d_forward
+from bp_manual.layers.norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward
+from bp_manual.layers.pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+
+__all__ = [
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "batch_norm_backward",
+    "batch_norm_forward",
+    "conv2d_backward",
+    "conv2d_forward",
+    "layer_norm_backward",
+    "layer_norm_forward",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
+]

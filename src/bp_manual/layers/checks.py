@@ -109,3 +109,13 @@ def same_dtype(**arrays: Any) -> None:
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{n} {d}" for n, d in dtypes.items())
         raise TypeError(f"inputs must share one floating dtype, got {listed}")
+
+
+def window_fits(name: str, window: tuple[int, ...], size: tuple[int, ...], what: str = "the input") -> None:
+    """Raise ``ValueError`` unless the sliding ``window`` fits inside ``size`` on every axis.
+
+    ``name`` is the argument that sets the window (a convolution's ``w``, a
+    pool's ``kernel_size``); ``what`` names ``size`` (``"the padded input"``).
+    """
+    if any(k > n for k, n in zip(window, size, strict=True)):
+        raise ValueError(f"{name}: the window {tuple(window)} is larger than {what} {tuple(size)}")
