@@ -104,14 +104,14 @@ POOL_GEOMETRIES = [
 
 
 @functools.partial(jax.jit, static_argnames=("layer", "config"))
-def _witness_vjp(layer: str, config: tuple[tuple[str, Any], ...], inputs: tuple[jax.Array, ...], dout: jax.Array):  # type: ignore[no-untyped-def]
+def _witness_vjp(layer: str, config: tuple[tuple[str, Any], ...], inputs: tuple[jax.Array, ...], dout: jax.Array):
     """``(out, grads)``: the JAX twin's forward and ``jax.vjp`` pulled back from ``dout``, compiled per shape."""
     twin = getattr(witness, layer)
     out, pullback = jax.vjp(lambda *a: twin(*a, **dict(config)), *inputs)
     return out, pullback(dout)
 
 
-def reference(layer: str, config: dict[str, Any], inputs: tuple[np.ndarray, ...], dout: np.ndarray):  # type: ignore[no-untyped-def]
+def reference(layer: str, config: dict[str, Any], inputs: tuple[np.ndarray, ...], dout: np.ndarray):
     """The witness's ``(out, grads)`` and the term scales ``T`` of each (module docstring), as NumPy."""
     frozen = tuple(sorted(config.items()))
     with jax.enable_x64(True):
@@ -190,7 +190,11 @@ def pool_case(geometry: tuple[Any, ...], dtype: Any, seed: int) -> tuple[tuple[n
 
 
 def run_manual(
-    layer: str, inputs: tuple[np.ndarray, ...], config: dict[str, Any], seed: int, backward: Callable[..., Any] | None = None
+    layer: str,
+    inputs: tuple[np.ndarray, ...],
+    config: dict[str, Any],
+    seed: int,
+    backward: Callable[..., Any] | None = None,
 ) -> tuple[np.ndarray, list[Any]]:
     """``(dout, [out, *grads])`` of the hand pair; ``dout`` random normal (never uniform), in the inputs' dtype."""
     out, cache = FORWARD[layer](*inputs, **config)
@@ -251,7 +255,7 @@ def random_pool(draw: st.DrawFn) -> tuple[tuple[int, ...], int, int | None]:
     return (draw(st.integers(1, 3)), draw(st.integers(1, 3)), H, W), k, stride
 
 
-def torch_reference(layer: str, inputs: tuple[np.ndarray, ...], config: dict[str, Any], dout: np.ndarray):  # type: ignore[no-untyped-def]
+def torch_reference(layer: str, inputs: tuple[np.ndarray, ...], config: dict[str, Any], dout: np.ndarray):
     """torch's ``(out, grads)`` and the term scales ``T``, computed like :func:`reference`."""
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
@@ -342,17 +346,62 @@ def _ones(*shape: int) -> np.ndarray:
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "match"),
     [
-        ((_ones(1, 2, 5, 5), _ones(3, 2, 6, 3), _ones(3)), {}, ValueError, r"^w: the window \(6, 3\) is larger than the padded input"),
-        ((_ones(1, 2, 5, 5), _ones(3, 2, 8, 3), _ones(3)), {"padding": 1}, ValueError, r"^w: the window \(8, 3\) is larger than the padded input \(H \+ 2 padding, W \+ 2 padding\) \(7, 7\)$"),
-        ((_ones(1, 2, 5, 5), _ones(3, 4, 3, 3), _ones(3)), {}, ValueError, r"^w must have shape \(3, 2, 3, 3\) \(axis 1 is the input channels, x has C = 2\)"),
-        ((_ones(1, 2, 5, 5), _ones(3, 2, 3, 3), _ones(4)), {}, ValueError, r"^b must have shape \(3,\) \(one bias per filter"),
-        ((_ones(2, 5, 5), _ones(3, 2, 3, 3), _ones(3)), {}, ValueError, r"^x must have 4 dimensions, got shape \(2, 5, 5\)"),
+        (
+            (_ones(1, 2, 5, 5), _ones(3, 2, 6, 3), _ones(3)),
+            {},
+            ValueError,
+            r"^w: the window \(6, 3\) is larger than the padded input",
+        ),
+        (
+            (_ones(1, 2, 5, 5), _ones(3, 2, 8, 3), _ones(3)),
+            {"padding": 1},
+            ValueError,
+            r"^w: the window \(8, 3\) is larger than the padded input \(H \+ 2 padding, W \+ 2 padding\) \(7, 7\)$",
+        ),
+        (
+            (_ones(1, 2, 5, 5), _ones(3, 4, 3, 3), _ones(3)),
+            {},
+            ValueError,
+            r"^w must have shape \(3, 2, 3, 3\) \(axis 1 is the input channels, x has C = 2\)",
+        ),
+        (
+            (_ones(1, 2, 5, 5), _ones(3, 2, 3, 3), _ones(4)),
+            {},
+            ValueError,
+            r"^b must have shape \(3,\) \(one bias per filter",
+        ),
+        (
+            (_ones(2, 5, 5), _ones(3, 2, 3, 3), _ones(3)),
+            {},
+            ValueError,
+            r"^x must have 4 dimensions, got shape \(2, 5, 5\)",
+        ),
         ((_ones(1, 2, 5, 5), _ones(3, 2, 3), _ones(3)), {}, ValueError, r"^w must have 4 dimensions"),
         ((_ones(1, 2, 5, 5), _ones(3, 2, 3, 3), _ones(3)), {"stride": 0}, ValueError, r"^stride must be >= 1, got 0"),
-        ((_ones(1, 2, 5, 5), _ones(3, 2, 3, 3), _ones(3)), {"padding": -1}, ValueError, r"^padding must be >= 0, got -1"),
-        ((_ones(1, 2, 5, 5), _ones(3, 2, 3, 3), _ones(3)), {"stride": 1.5}, TypeError, r"^stride must be an int, got float"),
-        ((_ones(1, 2, 5, 5), _ones(3, 2, 3, 3), _ones(3)), {"padding": True}, TypeError, r"^padding must be an int, got bool"),
-        ((_ones(1, 2, 5, 5), _ones(3, 2, 3, 3).astype(np.float32), _ones(3)), {}, TypeError, r"^inputs must share one floating dtype, got x float64, w float32"),
+        (
+            (_ones(1, 2, 5, 5), _ones(3, 2, 3, 3), _ones(3)),
+            {"padding": -1},
+            ValueError,
+            r"^padding must be >= 0, got -1",
+        ),
+        (
+            (_ones(1, 2, 5, 5), _ones(3, 2, 3, 3), _ones(3)),
+            {"stride": 1.5},
+            TypeError,
+            r"^stride must be an int, got float",
+        ),
+        (
+            (_ones(1, 2, 5, 5), _ones(3, 2, 3, 3), _ones(3)),
+            {"padding": True},
+            TypeError,
+            r"^padding must be an int, got bool",
+        ),
+        (
+            (_ones(1, 2, 5, 5), _ones(3, 2, 3, 3).astype(np.float32), _ones(3)),
+            {},
+            TypeError,
+            r"^inputs must share one floating dtype, got x float64, w float32",
+        ),
         ((np.full((1, 2, 5, 5), np.nan), _ones(3, 2, 3, 3), _ones(3)), {}, ValueError, r"^x must be finite"),
         ((np.full((1, 2, 5, 5), "a"), _ones(3, 2, 3, 3), _ones(3)), {}, TypeError, r"^x must be a real numeric array"),
     ],
@@ -366,14 +415,21 @@ def test_conv2d_refuses_bad_input(args: tuple[Any, ...], kwargs: dict[str, Any],
 @pytest.mark.parametrize(
     ("x", "kwargs", "error", "match"),
     [
-        (_ones(1, 2, 5, 3), {"kernel_size": 4}, ValueError, r"^kernel_size: the window \(4, 4\) is larger than the input \(H, W\) \(5, 3\)$"),
+        (
+            _ones(1, 2, 5, 3),
+            {"kernel_size": 4},
+            ValueError,
+            r"^kernel_size: the window \(4, 4\) is larger than the input \(H, W\) \(5, 3\)$",
+        ),
         (_ones(1, 2, 5, 5), {"kernel_size": 0}, ValueError, r"^kernel_size must be >= 1, got 0"),
         (_ones(1, 2, 5, 5), {"kernel_size": 2, "stride": 0}, ValueError, r"^stride must be >= 1, got 0"),
         (_ones(1, 2, 5, 5), {"kernel_size": 2.0}, TypeError, r"^kernel_size must be an int, got float"),
         (_ones(2, 5, 5), {"kernel_size": 2}, ValueError, r"^x must have 4 dimensions, got shape \(2, 5, 5\)"),
     ],
 )
-def test_pool_refuses_bad_input(forward: Callable[..., Any], x: np.ndarray, kwargs: dict[str, Any], error: type, match: str) -> None:
+def test_pool_refuses_bad_input(
+    forward: Callable[..., Any], x: np.ndarray, kwargs: dict[str, Any], error: type, match: str
+) -> None:
     with pytest.raises(error, match=match):
         forward(x, **kwargs)
 

@@ -54,8 +54,14 @@ SEEDS = st.integers(0, 2**32 - 1)
 EXAMPLES = max(10, settings().max_examples // 4)
 EPS = 1e-5
 
-FORWARD: dict[str, Callable[..., Any]] = {"batch_norm": layers.batch_norm_forward, "layer_norm": layers.layer_norm_forward}
-BACKWARD: dict[str, Callable[..., Any]] = {"batch_norm": layers.batch_norm_backward, "layer_norm": layers.layer_norm_backward}
+FORWARD: dict[str, Callable[..., Any]] = {
+    "batch_norm": layers.batch_norm_forward,
+    "layer_norm": layers.layer_norm_forward,
+}
+BACKWARD: dict[str, Callable[..., Any]] = {
+    "batch_norm": layers.batch_norm_backward,
+    "layer_norm": layers.layer_norm_backward,
+}
 NAMES = ("out", "x", "gamma", "beta")
 
 #: x shapes the JAX properties draw from: 2-D and 4-D batch norm, a batch of 2, a batch of 1 with 4 positions;
@@ -78,7 +84,7 @@ def axes_of(layer: str, ndim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 @functools.partial(jax.jit, static_argnames=("layer",))
-def _witness_vjp(layer: str, inputs: tuple[jax.Array, ...], dout: jax.Array):  # type: ignore[no-untyped-def]
+def _witness_vjp(layer: str, inputs: tuple[jax.Array, ...], dout: jax.Array):
     """``(out, grads)``: the JAX twin's forward and ``jax.vjp`` pulled back from ``dout`` (eps = 1e-5)."""
     out, pullback = jax.vjp(getattr(witness, layer), *inputs)
     return out, pullback(dout)
@@ -116,8 +122,10 @@ def scales_and_rtol(layer: str, inputs: tuple[np.ndarray, ...], dout: np.ndarray
     return [float(np.max(t)) for t in terms], rtol
 
 
-def compare(layer: str, inputs: tuple[np.ndarray, ...], dout: np.ndarray, arrays: list[Any], ref: list[np.ndarray] | None = None) -> dict[str, tuple[bool, float, float]]:
-    """``close`` for ``[out, dx, dgamma, dbeta]`` against the witness (or ``ref``), at the derived ``rtol`` and ``T``."""
+def compare(
+    layer: str, inputs: tuple[np.ndarray, ...], dout: np.ndarray, arrays: list[Any], ref: list[np.ndarray] | None = None
+) -> dict[str, tuple[bool, float, float]]:
+    """``close`` for ``[out, dx, dgamma, dbeta]`` against the witness (or ``ref``), at the derived ``rtol``, ``T``."""
     ref = reference(layer, inputs, dout) if ref is None else ref
     scales, rtol = scales_and_rtol(layer, inputs, dout)
     return {
@@ -125,7 +133,9 @@ def compare(layer: str, inputs: tuple[np.ndarray, ...], dout: np.ndarray, arrays
     }
 
 
-def norm_case(layer: str, shape: tuple[int, ...], dtype: Any, seed: int, loc: float = 0.0, spread: float = 1.0) -> tuple[np.ndarray, ...]:
+def norm_case(
+    layer: str, shape: tuple[int, ...], dtype: Any, seed: int, loc: float = 0.0, spread: float = 1.0
+) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     features = shape[1] if layer == "batch_norm" else shape[-1]
     x = loc + spread * rng.normal(0.0, 1.0, shape)
@@ -134,7 +144,9 @@ def norm_case(layer: str, shape: tuple[int, ...], dtype: Any, seed: int, loc: fl
     return x.astype(dtype), gamma.astype(dtype), beta.astype(dtype)
 
 
-def run_manual(layer: str, inputs: tuple[np.ndarray, ...], seed: int, backward: Callable[..., Any] | None = None) -> tuple[np.ndarray, list[Any]]:
+def run_manual(
+    layer: str, inputs: tuple[np.ndarray, ...], seed: int, backward: Callable[..., Any] | None = None
+) -> tuple[np.ndarray, list[Any]]:
     """``(dout, [out, dx, dgamma, dbeta])``; ``dout`` random normal (never uniform), in the inputs' dtype."""
     out, cache = FORWARD[layer](*inputs)
     dout = np.random.default_rng(seed + 1).normal(0.0, 1.0, out.shape).astype(out.dtype)
@@ -153,7 +165,9 @@ def run_manual(layer: str, inputs: tuple[np.ndarray, ...], seed: int, backward: 
     loc=st.floats(-3.0, 3.0),
     spread=st.sampled_from([0.3, 1.0, 3.0]),
 )
-def test_norm_gradients_equal_jax(layer: str, data: st.DataObject, dtype: Any, seed: int, loc: float, spread: float) -> None:
+def test_norm_gradients_equal_jax(
+    layer: str, data: st.DataObject, dtype: Any, seed: int, loc: float, spread: float
+) -> None:
     shape = data.draw(st.sampled_from(SHAPES[layer]), label="shape")
     inputs = norm_case(layer, shape, dtype, seed, loc, spread)
     before = [a.copy() for a in inputs]
@@ -162,7 +176,9 @@ def test_norm_gradients_equal_jax(layer: str, data: st.DataObject, dtype: Any, s
         np.testing.assert_array_equal(a, b)  # inputs never modified
     assert all(m.dtype == dtype and m.shape == r.shape for m, r in zip(manual, (manual[0], *inputs), strict=True))
     for name, (ok, rel, fraction) in compare(layer, inputs, dout, manual).items():
-        record(f"{layer} {name} vs JAX ({np.dtype(dtype).name})", rel, fraction, f"{shape} loc={loc:.2f} spread={spread}")
+        record(
+            f"{layer} {name} vs JAX ({np.dtype(dtype).name})", rel, fraction, f"{shape} loc={loc:.2f} spread={spread}"
+        )
         assert ok, f"{layer} {name}: rel {rel:.3e} is {fraction:.2f} x its tolerance at {shape}"
 
 
@@ -184,7 +200,7 @@ def torch_arrays(layer: str, inputs: tuple[np.ndarray, ...], dout: np.ndarray) -
 
 @st.composite
 def random_shapes(draw: st.DrawFn, layer: str) -> tuple[int, ...]:
-    """Batch norm: ``(N, D)`` or ``(N, C, H, W)`` with more than one value per feature; layer norm: 1 to 4 axes, D >= 2."""
+    """Batch norm: ``(N, D)`` or ``(N, C, H, W)``, more than one value per feature; layer norm: 1 to 4 axes, D >= 2."""
     if layer == "batch_norm":
         if draw(st.booleans()):
             return (draw(st.integers(2, 16)), draw(st.integers(1, 6)))
@@ -211,7 +227,9 @@ def test_norm_equals_torch_at_random_shapes(layer: str, data: st.DataObject, dty
 # ---------------------------------------------------------------- 3. the hand pair under jax.jit
 
 
-@pytest.mark.parametrize(("layer", "shape"), [("batch_norm", (8, 5)), ("batch_norm", (3, 2, 4, 5)), ("layer_norm", (2, 3, 5))])
+@pytest.mark.parametrize(
+    ("layer", "shape"), [("batch_norm", (8, 5)), ("batch_norm", (3, 2, 4, 5)), ("layer_norm", (2, 3, 5))]
+)
 def test_manual_pair_runs_under_jit(layer: str, shape: tuple[int, ...]) -> None:
     """The hand forward and backward traced by ``jax.jit`` on JAX arrays give the NumPy run's results (to the
     derived tolerance: XLA may sum in another order), as JAX arrays."""
@@ -235,32 +253,102 @@ def test_manual_pair_runs_under_jit(layer: str, shape: tuple[int, ...]) -> None:
 @pytest.mark.parametrize(
     ("forward", "args", "kwargs", "error", "match"),
     [
-        (layers.batch_norm_forward, ((4, 3, 2), (3,), (3,)), {}, ValueError, r"^x must have 2 or 4 dimensions, got shape \(4, 3, 2\)$"),
-        (layers.batch_norm_forward, ((4, 3), (4,), (3,)), {}, ValueError, r"^gamma must have shape \(3,\) \(one per feature of x, whose axis 1 has 3\), got \(4,\)$"),
-        (layers.batch_norm_forward, ((4, 3, 2, 2), (3,), (2,)), {}, ValueError, r"^beta must have shape \(3,\) \(one per channel of x"),
-        (layers.batch_norm_forward, ((1, 3), (3,), (3,)), {}, ValueError, r"^x must have more than one value per feature to take batch statistics, got \(1, 3\)$"),
-        (layers.batch_norm_forward, ((1, 3, 1, 1), (3,), (3,)), {}, ValueError, r"^x must have more than one value per feature"),
-        (layers.batch_norm_forward, ((4, 3), (3,), (3,)), {"eps": 0.0}, ValueError, r"^eps must be a finite number > 0, got 0.0$"),
-        (layers.batch_norm_forward, ((4, 3), (3,), (3,)), {"eps": "1e-5"}, TypeError, r"^eps must be a real number, got str"),
-        (layers.layer_norm_forward, ((4, 3), (4,), (3,)), {}, ValueError, r"^gamma must have shape \(3,\) \(x's last axis has D = 3\), got \(4,\)$"),
-        (layers.layer_norm_forward, ((4, 3), (3,), (3, 1)), {}, ValueError, r"^beta must have 1 dimensions, got shape \(3, 1\)$"),
-        (layers.layer_norm_forward, ((), (1,), (1,)), {}, ValueError, r"^x must have a last axis \(\.\.\., D\) with D >= 1, got shape \(\)$"),
-        (layers.layer_norm_forward, ((4, 0), (0,), (0,)), {}, ValueError, r"^x must have a last axis \(\.\.\., D\) with D >= 1, got shape \(4, 0\)$"),
+        (
+            layers.batch_norm_forward,
+            ((4, 3, 2), (3,), (3,)),
+            {},
+            ValueError,
+            r"^x must have 2 or 4 dimensions, got shape \(4, 3, 2\)$",
+        ),
+        (
+            layers.batch_norm_forward,
+            ((4, 3), (4,), (3,)),
+            {},
+            ValueError,
+            r"^gamma must have shape \(3,\) \(one per feature of x, whose axis 1 has 3\), got \(4,\)$",
+        ),
+        (
+            layers.batch_norm_forward,
+            ((4, 3, 2, 2), (3,), (2,)),
+            {},
+            ValueError,
+            r"^beta must have shape \(3,\) \(one per channel of x",
+        ),
+        (
+            layers.batch_norm_forward,
+            ((1, 3), (3,), (3,)),
+            {},
+            ValueError,
+            r"^x must have more than one value per feature to take batch statistics, got \(1, 3\)$",
+        ),
+        (
+            layers.batch_norm_forward,
+            ((1, 3, 1, 1), (3,), (3,)),
+            {},
+            ValueError,
+            r"^x must have more than one value per feature",
+        ),
+        (
+            layers.batch_norm_forward,
+            ((4, 3), (3,), (3,)),
+            {"eps": 0.0},
+            ValueError,
+            r"^eps must be a finite number > 0, got 0.0$",
+        ),
+        (
+            layers.batch_norm_forward,
+            ((4, 3), (3,), (3,)),
+            {"eps": "1e-5"},
+            TypeError,
+            r"^eps must be a real number, got str",
+        ),
+        (
+            layers.layer_norm_forward,
+            ((4, 3), (4,), (3,)),
+            {},
+            ValueError,
+            r"^gamma must have shape \(3,\) \(x's last axis has D = 3\), got \(4,\)$",
+        ),
+        (
+            layers.layer_norm_forward,
+            ((4, 3), (3,), (3, 1)),
+            {},
+            ValueError,
+            r"^beta must have 1 dimensions, got shape \(3, 1\)$",
+        ),
+        (
+            layers.layer_norm_forward,
+            ((), (1,), (1,)),
+            {},
+            ValueError,
+            r"^x must have a last axis \(\.\.\., D\) with D >= 1, got shape \(\)$",
+        ),
+        (
+            layers.layer_norm_forward,
+            ((4, 0), (0,), (0,)),
+            {},
+            ValueError,
+            r"^x must have a last axis \(\.\.\., D\) with D >= 1, got shape \(4, 0\)$",
+        ),
     ],
 )
-def test_norm_refuses_bad_input(forward: Callable[..., Any], args: tuple[tuple[int, ...], ...], kwargs: dict[str, Any], error: type, match: str) -> None:
+def test_norm_refuses_bad_input(
+    forward: Callable[..., Any], args: tuple[tuple[int, ...], ...], kwargs: dict[str, Any], error: type, match: str
+) -> None:
     with pytest.raises(error, match=match):
         forward(*(np.ones(shape) for shape in args), **kwargs)
 
 
 def test_norm_refuses_mixed_dtypes() -> None:
-    with pytest.raises(TypeError, match=r"^inputs must share one floating dtype, got x float32, gamma float64, beta float64$"):
+    with pytest.raises(
+        TypeError, match=r"^inputs must share one floating dtype, got x float32, gamma float64, beta float64$"
+    ):
         layers.layer_norm_forward(np.ones((2, 3), np.float32), np.ones(3), np.ones(3))
 
 
 # ---------------------------------------------------------------- 5. every classic mistake is caught
 
-MISTAKE_SHAPES = {"batch_norm": [(8, 5), (3, 2, 4, 5)], "layer_norm": [(2, 3, 5)]}
+MISTAKE_SHAPES: dict[str, list[tuple[int, ...]]] = {"batch_norm": [(8, 5), (3, 2, 4, 5)], "layer_norm": [(2, 3, 5)]}
 
 
 @pytest.mark.parametrize(
@@ -289,8 +377,8 @@ def test_gamma_one_hides_gamma_left_out() -> None:
 def test_all_ones_dout_makes_dx_zero() -> None:
     """Why ``dout`` is random: with ``dout = 1`` the true ``dx`` of batch norm is 0 (``dxhat`` constant per
     feature, removed by the mean path), so a check with it cannot see a dropped variance path."""
-    inputs = norm_case("batch_norm", (8, 5), np.float64, 6, 0.5, 2.0)
-    out, cache = layers.batch_norm_forward(*inputs)
+    x, gamma, beta = norm_case("batch_norm", (8, 5), np.float64, 6, 0.5, 2.0)
+    out, cache = layers.batch_norm_forward(x, gamma, beta)
     ones = np.ones_like(out)
     dx = layers.batch_norm_backward(ones, cache)[0]
     dx_wrong = MISTAKES["variance_path_dropped"].backward(ones, cache)[0]

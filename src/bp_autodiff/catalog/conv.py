@@ -84,7 +84,7 @@ def dx_cropped_with_negative_end(dout: Array, cache: Conv2dCache) -> tuple[Array
 
 
 def dout_not_dilated(dout: Array, cache: Conv2dCache) -> tuple[Array, Array, Array]:
-    """Mistake: the stride forgotten in ``dx``: ``dout`` correlated as it is, without ``stride - 1`` zeros between entries.
+    """Mistake: the stride forgotten in ``dx``: ``dout`` used without ``stride - 1`` zeros between its entries.
 
     Window ``(oh, ow)`` starts at ``x_pad[s*oh, s*ow]``, so its gradient must
     land there; without the dilation it lands at ``(oh, ow)`` (the loop form of
@@ -93,7 +93,7 @@ def dout_not_dilated(dout: Array, cache: Conv2dCache) -> tuple[Array, Array, Arr
     right to the right shape, as such code does. Right at stride 1, so shown at
     ``stride=2``. Wrong: ``dx``. Finding: ``layer_mistake``.
     """
-    N, C, H, W = cache.x_shape
+    _, _, H, W = cache.x_shape
     _, _, KH, KW = cache.w.shape
     p = cache.padding
     _, _, OH, OW = dout.shape

@@ -42,7 +42,7 @@ def _write_windows(dcols: Array, x_shape: tuple[int, int, int, int], stride: int
 
 
 def _max_dcols(dout: Array, cache: PoolCache, argmax: Array) -> Array:
-    """``dcols (C, k, k, N, OH, OW)``: each window's ``dout`` at position ``argmax`` (row-major in the window), 0 elsewhere."""
+    """``dcols (C, k, k, N, OH, OW)``: each window's ``dout`` at its ``argmax`` (row-major), 0 elsewhere."""
     k = cache.kernel_size
     C, N, OH, OW = argmax.shape
     is_max = np.arange(k * k)[None, :, None, None, None] == argmax[:, None]
@@ -100,7 +100,8 @@ def avg_pool_unscaled(dout: Array, cache: PoolCache) -> tuple[Array]:
 def avg_pool_overwrites(dout: Array, cache: PoolCache) -> tuple[Array]:
     """Mistake: average pool backward with ``=`` instead of ``+=`` (as :func:`max_pool_overwrites`).
 
-    The ``=`` is in :func:`_write_windows`. Shown at ``kernel_size=3, stride=1``. Wrong: ``x``. Finding: ``lost_accumulation``.
+    The ``=`` is in :func:`_write_windows`. Shown at ``kernel_size=3, stride=1``. Wrong: ``x``.
+    Finding: ``lost_accumulation``.
     """
     k = cache.kernel_size
     dx = _write_windows(_avg_dcols(dout, cache, 1.0 / (k * k)), cache.x_shape, cache.stride)

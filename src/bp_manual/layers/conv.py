@@ -129,7 +129,7 @@ def dilate(a: Array, stride: int) -> Array:
     return spread[:, :, : stride * (OH - 1) + 1, : stride * (OW - 1) + 1]
 
 
-def conv2d_forward(x: object, w: object, b: object, stride: int = 1, padding: int = 0) -> tuple[Array, Conv2dCache]:
+def conv2d_forward(x: Array, w: Array, b: Array, stride: int = 1, padding: int = 0) -> tuple[Array, Conv2dCache]:
     """2-D cross-correlation with bias: ``out = b + sum_{c,i,j} w[f,c,i,j] x_pad[n,c,s*oh+i,s*ow+j]``.
 
     Equals ``torch.nn.functional.conv2d(x, w, b, stride=stride, padding=padding)``
@@ -191,8 +191,8 @@ def conv2d_backward(dout: Array, cache: Conv2dCache) -> tuple[Array, Array, Arra
     Same dtype as ``dout``; never modifies ``dout`` or the cache.
     """
     xp = namespace(dout)
-    N, C, H, W = cache.x_shape
-    F, _, KH, KW = cache.w.shape
+    _, _, H, W = cache.x_shape
+    _, _, KH, KW = cache.w.shape
     s, p = cache.stride, cache.padding
 
     db = xp.sum(dout, axis=(0, 2, 3))  # (F,)

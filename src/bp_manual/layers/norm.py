@@ -84,7 +84,7 @@ def normalize_backward(dxhat: Array, xhat: Array, inv_std: Array, axes: tuple[in
     return inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
 
 
-def _check(x: object, gamma: object, beta: object, eps: float, ndim: tuple[int, ...] | None) -> tuple[Array, ...]:
+def _check(x: Array, gamma: Array, beta: Array, eps: float, ndim: tuple[int, ...] | None) -> tuple[Array, ...]:
     """Checked ``(x, gamma, beta, eps)``; ``gamma`` and ``beta`` 1-D, one dtype for all three.
 
     ``ndim`` the allowed dimensions of ``x``; ``None``: any from 1 up, with a last axis of at least 1 entry.
@@ -108,7 +108,7 @@ def _affine_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Array
     return dx, dgamma, dbeta
 
 
-def batch_norm_forward(x: object, gamma: object, beta: object, eps: float = 1e-5) -> tuple[Array, NormCache]:
+def batch_norm_forward(x: Array, gamma: Array, beta: Array, eps: float = 1e-5) -> tuple[Array, NormCache]:
     """Batch normalisation with the batch's statistics: ``out = gamma * (x - mu) / sqrt(var + eps) + beta``.
 
     ``mu`` and the biased ``var`` are per feature ``d`` (``x (N, D)``: over
@@ -164,7 +164,7 @@ def batch_norm_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Ar
     return _affine_backward(dout, cache)
 
 
-def layer_norm_forward(x: object, gamma: object, beta: object, eps: float = 1e-5) -> tuple[Array, NormCache]:
+def layer_norm_forward(x: Array, gamma: Array, beta: Array, eps: float = 1e-5) -> tuple[Array, NormCache]:
     """Layer normalisation over the last axis: ``out = gamma * (x - mu) / sqrt(var + eps) + beta``.
 
     ``mu`` and the biased ``var`` are per sample (every leading index),

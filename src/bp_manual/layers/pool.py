@@ -52,10 +52,10 @@ class PoolCache(NamedTuple):
     x_shape: tuple[int, int, int, int]
     kernel_size: int
     stride: int
-    argmax: Array | None
+    argmax: Array  # None for average pooling
 
 
-def _check(x: object, kernel_size: int, stride: int | None) -> tuple[Array, int, int]:
+def _check(x: Array, kernel_size: int, stride: int | None) -> tuple[Array, int, int]:
     """Checked ``(x, kernel_size, stride)``, ``stride`` defaulting to ``kernel_size``."""
     x = float_array("x", x, ndim=4)
     k = positive_int("kernel_size", kernel_size)
@@ -104,7 +104,7 @@ def add_windows(dcols: Array, x_shape: tuple[int, int, int, int], stride: int) -
     return dx
 
 
-def max_pool2d_forward(x: object, kernel_size: int, stride: int | None = None) -> tuple[Array, PoolCache]:
+def max_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) -> tuple[Array, PoolCache]:
     """Max pooling: ``out[n, c, oh, ow] = max_{i, j < k} x[n, c, s*oh + i, s*ow + j]``.
 
     Equals ``torch.nn.functional.max_pool2d(x, kernel_size, stride)`` (no
@@ -158,7 +158,7 @@ def max_pool2d_backward(dout: Array, cache: PoolCache) -> tuple[Array]:
     return (dx,)
 
 
-def avg_pool2d_forward(x: object, kernel_size: int, stride: int | None = None) -> tuple[Array, PoolCache]:
+def avg_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) -> tuple[Array, PoolCache]:
     """Average pooling: ``out[n, c, oh, ow] = (1 / k**2) sum_{i, j < k} x[n, c, s*oh + i, s*ow + j]``.
 
     Equals ``torch.nn.functional.avg_pool2d(x, kernel_size, stride)`` (no
