@@ -9,12 +9,15 @@ sum of ``n`` exactly rounded products (inputs times weights, ``dout`` times weig
 results differ by at most ``2 n u T``, where ``T`` (the array's *term scale*) is the largest ``sum|terms|`` over its
 entries. ``T`` is computed exactly that way: the same operation on absolute values (``conv2d(|x|, |w|) + |b|``,
 and the VJP with ``|dout|`` at ``|x|, |w|``; the max pool's routing depends on ``x`` only through the argmax, so its
-``T`` is the VJP of ``|dout|`` at ``x`` itself), evaluated by the JAX witness. The comparison is
+``T`` is the VJP of ``|dout|`` at ``x`` itself), evaluated by the JAX witness. The witness always runs in float64
+(float32 inputs widen exactly): for float32 the comparison then measures the hand derivation's own rounding, with
+the reference's far below it, and one compiled executable per shape serves both dtypes. The comparison is
 ``tolerance.close(manual, reference, rtol, scale=T)``, i.e. ``|manual - ref| <= rtol (max(max|ref|, T) + |ref|)``
 elementwise with
 
-    rtol = KAPPA * n * u,   KAPPA = 8   (covers the factor 2 of two sides, with room for the error bound's
-                                         higher-order terms; a wrong gradient is off by O(1) relative)
+    rtol = KAPPA * n * u,   KAPPA = 8   (u of the inputs' dtype; covers the factor 2 of two sides in float64,
+                                         with room for the bound's higher-order terms; a wrong gradient is off
+                                         by O(1) relative)
 
 and ``n`` per array:
 
@@ -34,7 +37,7 @@ comparison. Ties: max-pool inputs are distinct by construction (a random permuta
 by less than half a rank, scaled to ``[-2, 2]``: any two values at least ``2 / size`` apart, far above rounding), so
 the argmax is unique and both sides route to the same element.
 
-Compilation: JAX compiles the witness's VJP once per (shape, config, dtype), about 0.2 to 0.6 s each here. The
+Compilation: JAX compiles the witness's VJP once per (shape, config), 0.3 to 1 s each for a convolution here. The
 property tests therefore draw their shapes and settings from a menu of geometries chosen to cover what breaks
 backward passes (padding 0 and more, strides 1 to 3, rows no window reaches, non-square inputs and kernels, a 1x1
 kernel, a kernel as large as the padded input, overlapping, exact and gapped pooling windows, batch 1), with random
@@ -104,27 +107,35 @@ POOL_GEOMETRIES = [
 
 
 @functools.partial(jax.jit, static_argnames=("layer", "config"))
-def _witness_vjp(layer: str, config: tuple[tuple[str, Any], ...], inputs: tuple[jax.Array, ...], dout: jax.Array):
-    """``(out, grads)``: the JAX twin's forward and ``jax.vjp`` pulled back from ``dout``, compiled per shape."""
-    twin = getattr(witness, layer)
-    out, pullback = jax.vjp(lambda *a: twin(*a, **dict(config)), *inputs)
-    return out, pullback(dout)
+def _witness_vjp(
+    layer: str, config: tuple[tuple[str, Any], ...], inputs: tuple[jax.Array, ...], dout: jax.Array
+) -> list[jax.Array]:
+    """``[out, *grads]``: the JAX twin's forward and ``jax.vjp`` pulled back from ``dout``, compiled per shape."""
+    out, pullback = jax.vjp(functools.partial(getattr(witness, layer), **dict(config)), *inputs)
+    return [out, *pullback(dout)]
 
 
-def reference(layer: str, config: dict[str, Any], inputs: tuple[np.ndarray, ...], dout: np.ndarray):
-    """The witness's ``(out, grads)`` and the term scales ``T`` of each (module docstring), as NumPy."""
+def reference(
+    layer: str, config: dict[str, Any], inputs: tuple[np.ndarray, ...], dout: np.ndarray
+) -> tuple[list[np.ndarray], list[float]]:
+    """The witness's ``[out, *grads]`` and the term scale ``T`` of each (module docstring), in float64.
+
+    Float32 inputs are widened exactly, so the reference is the float64 result for the same numbers (and one
+    executable per shape serves both dtypes). ``T`` comes from the same executable run on absolute values (the
+    max pool keeps ``x``, whose argmax decides the routing; its ``out`` is exact, its own scale).
+    """
     frozen = tuple(sorted(config.items()))
+    wide = tuple(np.asarray(a, dtype=np.float64) for a in inputs)
+    at = wide if layer == "max_pool2d" else tuple(np.abs(a) for a in wide)
+    d = np.asarray(dout, dtype=np.float64)
     with jax.enable_x64(True):
-        as_jax = tuple(jnp.asarray(a) for a in inputs)
-        out, grads = _witness_vjp(layer, frozen, as_jax, jnp.asarray(dout))
-        at = as_jax if layer == "max_pool2d" else tuple(jnp.abs(a) for a in as_jax)  # max pool: same argmax
-        out_terms, grad_terms = _witness_vjp(layer, frozen, at, jnp.abs(jnp.asarray(dout)))
-    arrays = [np.asarray(out), *(np.asarray(g) for g in grads)]
-    terms = [np.asarray(out_terms), *(np.asarray(g) for g in grad_terms)]
+        arrays = [np.asarray(a) for a in _witness_vjp(layer, frozen, tuple(map(jnp.asarray, wide)), jnp.asarray(d))]
+        terms = [
+            np.asarray(t) for t in _witness_vjp(layer, frozen, tuple(map(jnp.asarray, at)), jnp.asarray(np.abs(d)))
+        ]
     if layer == "max_pool2d":
-        terms[0] = np.abs(arrays[0])  # a max is exact: its own size is its scale
-    scales = [float(np.max(t, initial=0.0)) for t in terms]
-    return arrays, scales
+        terms[0] = np.abs(arrays[0])
+    return arrays, [float(np.max(t, initial=0.0)) for t in terms]
 
 
 def n_ops(layer: str, config: dict[str, Any], x_shape: tuple[int, ...], extra: tuple[int, ...] = ()) -> list[int]:

@@ -18,6 +18,9 @@ array downstream carries it. So, against the array's term scale ``T``::
 
     rtol = KAPPA * (M + 10) * A * u,   KAPPA = 8   (two sides; room for the bound's higher-order terms)
 
+(``u`` of the inputs' dtype; the witness always runs in float64 on the same numbers, so for float32 the
+comparison measures the hand derivation's own rounding, and one executable per shape serves both dtypes.)
+
 with ``M`` the size of a statistics group (for ``dgamma``, ``dbeta`` the sums run over the other axes, whose size
 is at most the batch's ``M`` in batch norm; in layer norm it is the number of samples, also counted). ``T`` is
 the same computation on absolute values, entry by entry the sum of the absolute terms, evaluated in float64:
@@ -26,8 +29,8 @@ the same computation on absolute values, entry by entry the sum of the absolute 
 (``M = 48``, ``A`` about 10) allows ``8 * 58 * 10 * 1.1e-16 = 5e-13``; a wrong path changes ``dx`` by O(1)
 relative, and the catalog test shows every classic mistake failing this comparison.
 
-Compilation: the JAX properties draw shapes from a short menu (the witness compiles once per shape and dtype,
-kept by the persistent cache); the PyTorch property draws any shape.
+Compilation: the JAX properties draw shapes from a short menu (the witness compiles once per shape, kept by
+the persistent cache); the PyTorch property draws any shape.
 """
 
 from __future__ import annotations
@@ -84,17 +87,19 @@ def axes_of(layer: str, ndim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 @functools.partial(jax.jit, static_argnames=("layer",))
-def _witness_vjp(layer: str, inputs: tuple[jax.Array, ...], dout: jax.Array):
-    """``(out, grads)``: the JAX twin's forward and ``jax.vjp`` pulled back from ``dout`` (eps = 1e-5)."""
+def _witness_vjp(layer: str, inputs: tuple[jax.Array, ...], dout: jax.Array) -> list[jax.Array]:
+    """``[out, dx, dgamma, dbeta]``: the JAX twin's forward and ``jax.vjp`` pulled back from ``dout`` (eps = 1e-5)."""
     out, pullback = jax.vjp(getattr(witness, layer), *inputs)
-    return out, pullback(dout)
+    return [out, *pullback(dout)]
 
 
 def reference(layer: str, inputs: tuple[np.ndarray, ...], dout: np.ndarray) -> list[np.ndarray]:
-    """The witness's ``[out, dx, dgamma, dbeta]`` as NumPy arrays."""
+    """The witness's ``[out, dx, dgamma, dbeta]`` in float64 (float32 inputs widen exactly), as NumPy arrays."""
+    wide = tuple(np.asarray(a, dtype=np.float64) for a in inputs)
     with jax.enable_x64(True):
-        out, grads = _witness_vjp(layer, tuple(jnp.asarray(a) for a in inputs), jnp.asarray(dout))
-    return [np.asarray(out), *(np.asarray(g) for g in grads)]
+        arrays = _witness_vjp(layer, tuple(map(jnp.asarray, wide)), jnp.asarray(np.asarray(dout, dtype=np.float64)))
+    assert all(a.dtype == jnp.float64 for a in arrays)
+    return [np.asarray(a) for a in arrays]
 
 
 def scales_and_rtol(layer: str, inputs: tuple[np.ndarray, ...], dout: np.ndarray) -> tuple[list[float], float]:
