@@ -32,9 +32,12 @@ from bp_manual.layers.activations import (
     tanh_forward,
 )
 from bp_manual.layers.attention import attention_backward, attention_forward
+from bp_manual.layers.conv import conv2d_backward, conv2d_forward
 from bp_manual.layers.dropout import dropout_backward, dropout_forward, dropout_mask
 from bp_manual.layers.embedding import embedding_backward, embedding_forward
 from bp_manual.layers.linear import linear_backward, linear_forward
+from bp_manual.layers.norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward
+from bp_manual.layers.pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from bp_manual.layers.recurrent import lstm_backward, lstm_forward, rnn_backward, rnn_forward
 from bp_manual.layers.sequential import LAYERS, Layer, Sequential, register
 from bp_manual.layers.softmax import (
@@ -52,6 +55,12 @@ __all__ = [
     "Sequential",
     "attention_backward",
     "attention_forward",
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "batch_norm_backward",
+    "batch_norm_forward",
+    "conv2d_backward",
+    "conv2d_forward",
     "cross_entropy_backward",
     "cross_entropy_forward",
     "dropout_backward",
@@ -61,6 +70,8 @@ __all__ = [
     "embedding_forward",
     "gelu_backward",
     "gelu_forward",
+    "layer_norm_backward",
+    "layer_norm_forward",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "linear_backward",
@@ -69,6 +80,8 @@ __all__ = [
     "log_softmax_forward",
     "lstm_backward",
     "lstm_forward",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
     "register",
     "relu_backward",
     "relu_forward",

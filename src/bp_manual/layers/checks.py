@@ -36,6 +36,7 @@ __all__ = [
     "positive_int",
     "probability",
     "same_dtype",
+    "window_fits",
 ]
 
 
@@ -157,3 +158,13 @@ def bool_array(name: str, x: object) -> Any:
     if dtype is None or np.dtype(dtype).kind != "b":
         raise TypeError(f"{name} must be a boolean array, got dtype {dtype}")
     return arr
+
+
+def window_fits(name: str, window: tuple[int, ...], size: tuple[int, ...], what: str = "the input") -> None:
+    """Raise ``ValueError`` unless the sliding ``window`` fits inside ``size`` on every axis.
+
+    ``name`` is the argument that sets the window (a convolution's ``w``, a
+    pool's ``kernel_size``); ``what`` names ``size`` (``"the padded input"``).
+    """
+    if any(k > n for k, n in zip(window, size, strict=True)):
+        raise ValueError(f"{name}: the window {tuple(window)} is larger than {what} {tuple(size)}")
