@@ -105,7 +105,11 @@ POOL_GEOMETRIES = [
 ]
 
 #: The JAX twin of each layer under test.
-TWINS: dict[str, Callable[..., Any]] = {"conv2d": conv2d_twin, "max_pool2d": max_pool2d_twin, "avg_pool2d": avg_pool2d_twin}
+TWINS: dict[str, Callable[..., Any]] = {
+    "conv2d": conv2d_twin,
+    "max_pool2d": max_pool2d_twin,
+    "avg_pool2d": avg_pool2d_twin,
+}
 
 
 # ---------------------------------------------------------------- references and the comparison
