@@ -186,7 +186,9 @@ def audit(
         c = compare("loss", "jax", loss_arr.reshape(()), np.asarray(loss_j, dtype=np.float64), rtol)
         comparisons.append(c)
         if c.verdict != "pass":
-            report.findings.append(classify("loss", loss_arr.reshape(()), {"loss": np.asarray(loss_j)}, {}, ok, N, c))
+            report.findings.append(
+                classify("loss", loss_arr.reshape(()), {"loss": np.asarray(loss_j)}, {}, ok, N, c, spec.loss)
+            )
     elif loss_m is not None or not structural:
         report.findings.append(Finding.of("loss", "shape", f"the loss is not a number: {type(loss_m).__name__}"))
 
@@ -198,7 +200,7 @@ def audit(
         c = compare(n, "jax", m, r, rtol, scale=scales[n])
         comparisons.append(c)
         if c.verdict != "pass":
-            report.findings.append(classify(n, m, refs, variants, ok, N, c))
+            report.findings.append(classify(n, m, refs, variants, ok, N, c, spec.loss))
 
     fd: list[Comparison] = []
     if finite_differences:
@@ -234,7 +236,7 @@ def audit(
             c = compare(n, "jax", m, r, rtol, scale=scales[n])
             comparisons.append(c)
             if c.verdict != "pass":
-                report.findings.append(classify(n, m, delta_refs, variants, ok, N, c))
+                report.findings.append(classify(n, m, delta_refs, variants, ok, N, c, spec.loss))
         if len(delta_manual) == spec.n_layers:
             report.localisation = localise(spec, params, cache, manual, delta_manual, delta_refs, refs, rtol, scales)
 
