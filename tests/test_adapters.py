@@ -110,6 +110,9 @@ def test_custom_vjp_backward_is_the_rule_and_reference_the_primal(rule: str, dty
     assert out.dtype == dtype and np.all(np.abs(out - np.tanh(x)) <= 16 * unit_roundoff(dtype))
     (dx,) = backward(dout, cache)
     assert isinstance(dx, np.ndarray) and dx.dtype == dtype
+    # The rule gets a cotangent of the output's dtype, as under JAX, whatever dtype dout has.
+    np.testing.assert_array_equal(backward(dout.astype(np.float64), cache)[0], dx)
+    assert backward(dout.astype(np.float64), cache)[0].dtype == dtype
     if rule == "right":
         assert_tanh_grad(dx, x, dout)
     elif rule == "forgets 1 - y**2":
@@ -216,8 +219,12 @@ def test_what_from_custom_vjp_refuses() -> None:
         from_custom_vjp(g)
 
 
-@pytest.mark.parametrize("bwd", [lambda y, g: g, lambda y, g: (g, g)], ids=["an array", "two gradients"])
-def test_a_bwd_of_the_wrong_structure_raises_as_jax_would(bwd: Any) -> None:
+@pytest.mark.parametrize(
+    ("bwd", "got"),
+    [(lambda y, g: g, r"an? \w+ of shape \(4, 5\)"), (lambda y, g: (g, g), "a tuple of 2")],
+    ids=["an array", "two gradients"],
+)
+def test_a_bwd_of_the_wrong_structure_raises_as_jax_would(bwd: Any, got: str) -> None:
     @jax.custom_vjp
     def f(x: jax.Array) -> jax.Array:
         return jnp.tanh(x)
@@ -225,7 +232,7 @@ def test_a_bwd_of_the_wrong_structure_raises_as_jax_would(bwd: Any) -> None:
     f.defvjp(lambda x: (jnp.tanh(x), x), bwd)
     forward, backward, _ = from_custom_vjp(f)
     x, dout = tanh_case(np.float64)
-    with pytest.raises(TypeError, match=r"one gradient per differentiable argument \(1\)"):
+    with pytest.raises(TypeError, match=r"one gradient per differentiable argument \(1\), got " + got):
         backward(dout, forward(x)[1])
 
 
@@ -266,6 +273,7 @@ def test_torch_backward_is_the_rule(rule: str, dtype: Any) -> None:
     assert out.dtype == dtype and np.all(np.abs(out - np.tanh(x)) <= 16 * unit_roundoff(dtype))
     (dx,) = backward(dout, cache)
     assert dx.dtype == dtype
+    np.testing.assert_array_equal(backward(dout.astype(np.float64), cache)[0], dx)  # dout cast to out's dtype
     if rule == "right":
         assert_tanh_grad(dx, x, dout)
     elif rule == "three times":

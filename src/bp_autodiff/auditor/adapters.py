@@ -260,7 +260,7 @@ def from_custom_vjp(f: Callable[..., Any]) -> VjpPair:
                     "nondiff arguments to be non-array settings: make it a regular argument whose gradient is None"
                 )
         with jax.enable_x64(True):
-            args = tuple(_to_jax(a) for a in inputs)
+            args = tuple(a if i in rule.nondiff else _to_jax(a) for i, a in enumerate(inputs))
             result = rule.fwd(*args)
             if not (isinstance(result, tuple | list) and len(result) == 2):
                 raise TypeError(f"the fwd rule must return a pair (out, residuals), got {type(result).__name__}")
@@ -275,7 +275,8 @@ def from_custom_vjp(f: Callable[..., Any]) -> VjpPair:
             grads = rule.bwd(*cache.static, cache.residuals, g)
             n_diff = cache.n_inputs - len(cache.static)
             if not isinstance(grads, tuple | list) or len(grads) != n_diff:
-                got = f"a {type(grads).__name__} of {len(grads)}" if isinstance(grads, tuple | list) else repr(grads)
+                n = f" of {len(grads)}" if isinstance(grads, tuple | list) else f" of shape {np.shape(grads)}"
+                got = f"a {type(grads).__name__}{n}"
                 raise TypeError(
                     f"the bwd rule must return a tuple with one gradient per differentiable argument "
                     f"({n_diff}), got {got}"
