@@ -13,6 +13,7 @@ per step and one per entry point:
 ``compare``                one array against one witness
 ``classify``               the diagnosis: which mistake a wrong array resembles
 ``finite_differences``     the third witness
+``kinks``                  entries that depend on the side of a kink rounding chose
 ``localise``               which layer introduces an error, which inherit it
 ``vacuity``                passes that tested nothing
 ``gradients``              entry point :func:`audit` (a network's gradients)
@@ -20,6 +21,9 @@ per step and one per entry point:
 ``forward``                entry point :func:`audit_forward` (predictions)
 ``check``                  the engine of ``bp check`` (the hand derivation, everywhere)
 ``lockstep``, ``trace``    the two sides run side by side (training, one step)
+``adapters``               a ``jax.custom_vjp``, a ``torch.autograd.Function`` or a library
+                           layer as a forward/backward pair (and its JAX reference)
+``plot``                   heatmaps of a failing array: expected, got, difference
 =========================  =====================================================
 
 What it is not for: computing gradients (:mod:`bp_autodiff.witness`,
