@@ -92,6 +92,7 @@ def free_port_url() -> str:
 
 def fetch_env(url: str, sums: dict[str, str], workdir: Path) -> dict[str, str]:
     """The environment of a ``bp`` subprocess whose ``--dataset mnist`` fetches from ``url`` into ``workdir/cache``."""
+    workdir.mkdir(parents=True, exist_ok=True)
     listing = workdir / "checksums.txt"
     listing.write_text("".join(f"{name} {digest}\n" for name, digest in sums.items()))
     return {
