@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import jax
 import pytest
@@ -67,6 +68,25 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its record of worst errors to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["bp_worst"] = dict(WORST)
+        workeroutput["bp_counts"] = dict(COUNTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """Under pytest-xdist, the controller merges each worker's record (the worst of each key, counts added)."""
+    out = getattr(node, "workeroutput", {})
+    for key, value in out.get("bp_worst", {}).items():
+        if key not in WORST or value[0] > WORST[key][0]:
+            WORST[key] = tuple(value)
+    for key, n in out.get("bp_counts", {}).items():
+        COUNTS[key] += n
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -1,92 +1,30 @@
-"""Hypothesis strategies: network specs, params, batches, whole problems.
+"""The test suite's strategies are the exported ones (:mod:`bp_autodiff.strategies`): one builder, not two.
 
-Shapes, names and flags are drawn by hypothesis (so it can shrink them);
-the numbers inside arrays come from a ``numpy.random.Generator`` seeded by a
-drawn integer (drawing thousands of floats one by one would be slow and
-shrink poorly), at a drawn scale.
+Kept as a module so test files import ``from strategies import ...`` as they always have.
 """
 
-from __future__ import annotations
+from bp_autodiff.strategies import (
+    DTYPES,
+    HIDDEN_NAMES,
+    INIT_NAMES,
+    INITS,
+    LOSS_NAMES,
+    Problem,
+    examples,
+    kinks_are_clear,
+    problems,
+    specs,
+)
 
-import numpy as np
-from hypothesis import assume, settings
-from hypothesis import strategies as st
-
-import bp_manual
-from bp_manual import HIDDEN, INITIALIZERS, LOSSES, NetworkSpec
-from bp_manual.problems import FORMS, Problem, random_problem
-from tolerances import kinks_are_clear as _kinks_are_clear
-
-HIDDEN_NAMES = sorted(HIDDEN)
-LOSS_NAMES = sorted(LOSSES)
-INIT_NAMES = sorted(INITIALIZERS)
-#: every named scheme, plus a plain N(0, 0.1**2) (the ``normal(std)`` factory)
-INITS: list[str | bp_manual.initializers.Initializer] = [*INIT_NAMES, bp_manual.normal(0.1)]
-DTYPES = (np.float64, np.float32)
-
-
-def examples(fraction: float) -> int:
-    """``fraction`` of the active profile's ``max_examples`` (at least 1), so a
-    cheaper structural property can run fewer examples and still scale with
-    the ``thorough`` profile."""
-    current = settings.default
-    assert current is not None
-    return max(1, round(current.max_examples * fraction))
-
-
-@st.composite
-def specs(
-    draw: st.DrawFn,
-    max_layers: int = 5,
-    max_width: int = 32,
-    hidden: list[str] | None = None,
-    losses: list[str] | None = None,
-) -> NetworkSpec:
-    """A valid ``NetworkSpec``: 1..max_layers weight layers, widths 1..max_width."""
-    n_layers = draw(st.integers(1, max_layers))
-    loss = draw(st.sampled_from(losses or LOSS_NAMES))
-    min_out = 2 if loss == "cross_entropy" else 1
-    sizes = draw(st.lists(st.integers(1, max_width), min_size=n_layers, max_size=n_layers))
-    sizes.append(draw(st.integers(min_out, max_width)))
-    return NetworkSpec(
-        tuple(sizes),
-        hidden=draw(st.sampled_from(hidden or HIDDEN_NAMES)),
-        output=LOSSES[loss].output,
-        loss=loss,
-        bias=draw(st.booleans()),
-    )
-
-
-def kinks_are_clear(problem: Problem) -> bool:
-    """True when every pre-activation of a kinked hidden layer is farther from 0
-    than the forward rounding error could move it (``bp_autodiff.auditor.tolerance.kinks_are_clear``),
-    so both sides take the same branch of ``relu'``."""
-    return _kinks_are_clear(problem.spec, problem.params, problem.X)
-
-
-@st.composite
-def problems(
-    draw: st.DrawFn,
-    max_layers: int = 5,
-    max_width: int = 32,
-    max_batch: int = 16,
-    dtypes: tuple[type, ...] = DTYPES,
-    hidden: list[str] | None = None,
-    inits: list[str | bp_manual.initializers.Initializer] | None = None,
-    x_scales: tuple[float, ...] = (0.1, 1.0, 3.0),
-) -> Problem:
-    """A spec, params from a drawn init scheme, and a batch (``bp_manual.problems.random_problem``),
-    with ReLU kinks kept clear."""
-    spec = draw(specs(max_layers=max_layers, max_width=max_width, hidden=hidden))
-    dtype = draw(st.sampled_from(dtypes))
-    init = draw(st.sampled_from(inits or INITS))
-    if HIDDEN[spec.hidden].kinked and spec.n_layers > 1:
-        # all-zero weights put every hidden pre-activation exactly on the kink
-        assume(init != "zeros")
-    seed = draw(st.integers(0, 2**32 - 1))
-    n = draw(st.integers(1, max_batch))
-    x_scale = draw(st.sampled_from(x_scales))
-    form = draw(st.sampled_from(FORMS))
-    problem = random_problem(spec, np.random.default_rng(seed), n, init=init, dtype=dtype, x_scale=x_scale, form=form)
-    assume(kinks_are_clear(problem))
-    return problem
+__all__ = [
+    "DTYPES",
+    "HIDDEN_NAMES",
+    "INITS",
+    "INIT_NAMES",
+    "LOSS_NAMES",
+    "Problem",
+    "examples",
+    "kinks_are_clear",
+    "problems",
+    "specs",
+]

@@ -45,6 +45,11 @@ PUBLIC: dict[str, set[str]] = {
     },
     "bp_autodiff.witness": {"loss_and_grads", "loss_grads_and_deltas", "predict", "sgd_step"},
     "bp_autodiff.auditor.check": {"check", "CheckResult"},
+    "bp_autodiff.auditor.adapters": {
+        "LAYER_INPUTS", "LayerInputs", "LayerPair", "TorchPair", "VjpPair", "from_custom_vjp", "from_layer",
+        "from_torch_function", "layer_inputs",
+    },
+    "bp_autodiff.auditor.plot": {"as_matrix", "comparison_figure", "plot_arrays", "plot_comparison"},
     "bp_autodiff.auditor.trace": {"trace", "Trace", "TRACE_RTOL"},
     "bp_autodiff.auditor.lockstep": {"fit_lockstep"},
     "bp_autodiff.auditor.tolerance": {"close", "gradient_rtol", "term_scales", "kinks_are_clear", "allowance"},

@@ -20,25 +20,74 @@ The sub-packages, and which may import which (``docs/architecture.md``):
 - :mod:`bp_autodiff.jitted`: the hand derivation compiled by XLA;
 - :mod:`bp_autodiff.auditor`: the judging (imports the witness and ``bp_manual``);
 - :mod:`bp_autodiff.catalog`: wrong backward passes (imports the auditor);
-- :mod:`bp_autodiff.cli`: the ``bp`` command (imports all of the above; nothing imports it).
+- :mod:`bp_autodiff.cli`: the ``bp`` command (imports all of the above; nothing imports it);
+- :mod:`bp_autodiff.testing`, :mod:`bp_autodiff.strategies`,
+  :mod:`bp_autodiff.pytest_plugin`: for other projects' test suites.
+
+``import bp_autodiff`` is cheap: the names below are imported on first use
+(PEP 562), so the pytest plugin, which pytest loads in every session of a
+project that has this package installed, does not import JAX until an audit
+runs.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from bp_autodiff import compat
-from bp_autodiff.auditor import (
-    FORWARD_KINDS,
-    KINDS,
-    STEP_KINDS,
-    AuditReport,
-    Comparison,
-    Finding,
-    Localisation,
-    audit,
-    audit_forward,
-    audit_step,
-)
-from bp_autodiff.witness import loss_and_grads, loss_grads_and_deltas, predict, sgd_step
 
 compat.install()
+
+#: public name -> the module it lives in (imported on first use)
+_LAZY = {
+    "FORWARD_KINDS": "bp_autodiff.auditor",
+    "KINDS": "bp_autodiff.auditor",
+    "STEP_KINDS": "bp_autodiff.auditor",
+    "AuditReport": "bp_autodiff.auditor",
+    "Comparison": "bp_autodiff.auditor",
+    "Finding": "bp_autodiff.auditor",
+    "Localisation": "bp_autodiff.auditor",
+    "audit": "bp_autodiff.auditor",
+    "audit_forward": "bp_autodiff.auditor",
+    "audit_step": "bp_autodiff.auditor",
+    "loss_and_grads": "bp_autodiff.witness",
+    "loss_grads_and_deltas": "bp_autodiff.witness",
+    "predict": "bp_autodiff.witness",
+    "sgd_step": "bp_autodiff.witness",
+}
+#: sub-packages and modules reachable as attributes (``bp_autodiff.catalog``) without importing them first
+_SUBMODULES = ("auditor", "catalog", "cli", "jitted", "strategies", "testing", "witness")
+
+if TYPE_CHECKING:
+    from bp_autodiff.auditor import (
+        FORWARD_KINDS,
+        KINDS,
+        STEP_KINDS,
+        AuditReport,
+        Comparison,
+        Finding,
+        Localisation,
+        audit,
+        audit_forward,
+        audit_step,
+    )
+    from bp_autodiff.witness import loss_and_grads, loss_grads_and_deltas, predict, sgd_step
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"bp_autodiff.{name}")
+    raise AttributeError(f"module 'bp_autodiff' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+
 
 __all__ = [
     "FORWARD_KINDS",

@@ -89,14 +89,14 @@ def relu_derivative(Z: Array, A: Array) -> Array:
     return (Z > 0).astype(Z.dtype)
 
 
-def leaky_relu(Z: Array) -> Array:
-    """``leaky_relu(Z) = Z if Z >= 0 else slope * Z`` with ``slope = LEAKY_SLOPE``."""
-    return namespace(Z).where(Z >= 0, Z, LEAKY_SLOPE * Z)
+def leaky_relu(Z: Array, slope: float = LEAKY_SLOPE) -> Array:
+    """``leaky_relu(Z) = Z if Z >= 0 else slope * Z`` (``slope = LEAKY_SLOPE`` unless given)."""
+    return namespace(Z).where(Z >= 0, Z, slope * Z)
 
 
-def leaky_relu_derivative(Z: Array, A: Array) -> Array:
+def leaky_relu_derivative(Z: Array, A: Array, slope: float = LEAKY_SLOPE) -> Array:
     """``leaky_relu'(Z) = 1 if Z > 0 else slope`` (``slope`` at the kink)."""
-    return namespace(Z).where(Z > 0, 1.0, LEAKY_SLOPE).astype(Z.dtype)
+    return namespace(Z).where(Z > 0, 1.0, slope).astype(Z.dtype)
 
 
 def softplus(Z: Array) -> Array:
@@ -113,6 +113,43 @@ def softplus(Z: Array) -> Array:
 def softplus_derivative(Z: Array, A: Array) -> Array:
     """``softplus'(Z) = sigmoid(Z)``."""
     return sigmoid(Z)
+
+
+#: The constants of GELU's tanh form (Hendrycks & Gimpel, "Gaussian Error Linear
+#: Units", 2016, section 2): ``c = sqrt(2 / pi)`` and the cubic coefficient ``a``.
+GELU_C = float(np.sqrt(2.0 / np.pi))
+GELU_A = 0.044715
+#: Beyond ``|Z| = GELU_CLIP`` the tanh below is exactly +-1 in float32 and float64
+#: (its argument exceeds 3e4, and tanh rounds to 1 past 9.1 in float32, 19.1 in
+#: float64), so clipping ``Z`` there inside the tanh changes no result and keeps
+#: ``Z**3`` and ``Z**2`` from overflowing.
+GELU_CLIP = 100.0
+
+
+def gelu(Z: Array) -> Array:
+    """GELU in its tanh form: ``gelu(Z) = 0.5 Z (1 + tanh(c (Z + a Z**3)))``.
+
+    ``c = sqrt(2 / pi)``, ``a = 0.044715`` (Hendrycks & Gimpel 2016); equals
+    PyTorch's ``F.gelu(Z, approximate="tanh")``. Not in :data:`HIDDEN` (the
+    dense network's activations): it serves the layer library
+    (:mod:`bp_manual.layers.activations`).
+    """
+    xp = namespace(Z)
+    Zc = xp.clip(Z, -GELU_CLIP, GELU_CLIP)
+    return 0.5 * Z * (1.0 + xp.tanh(GELU_C * (Zc + GELU_A * Zc * Zc * Zc)))
+
+
+def gelu_derivative(Z: Array, A: Array) -> Array:
+    """``gelu'(Z) = 0.5 (1 + t) + 0.5 Z (1 - t**2) c (1 + 3 a Z**2)``, ``t = tanh(c (Z + a Z**3))``.
+
+    The product rule on ``0.5 Z (1 + t)``, with ``tanh' = 1 - t**2`` and the
+    inner derivative ``c (1 + 3 a Z**2)``. ``t`` is recomputed from ``Z``
+    (``A`` is unused: ``t = 2 A / Z - 1`` would lose all accuracy near 0).
+    """
+    xp = namespace(Z)
+    Zc = xp.clip(Z, -GELU_CLIP, GELU_CLIP)
+    t = xp.tanh(GELU_C * (Zc + GELU_A * Zc * Zc * Zc))
+    return 0.5 * (1.0 + t) + 0.5 * Zc * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * Zc * Zc)
 
 
 @dataclass(frozen=True)

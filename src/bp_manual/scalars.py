@@ -41,11 +41,19 @@ def real(name: str, value: object) -> float:
     return float(value)
 
 
+def finite(name: str, value: object) -> float:
+    """``value`` as a finite ``float`` of any sign (a slope)."""
+    v = real(name, value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return v
+
+
 def real_in(name: str, value: object, low: float, high: float, *, low_open: bool = False) -> float:
     """``value`` as a finite ``float`` in ``[low, high)`` (``(low, high)`` with ``low_open``)."""
     v = real(name, value)
     if not (math.isfinite(v) and (v > low if low_open else v >= low) and v < high):
-        interval = f"{'(' if low_open else '['}{low}, {high})"
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
         raise ValueError(f"{name} must lie in {interval}, got {value!r}")
     return v
 

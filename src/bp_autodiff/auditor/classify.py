@@ -33,14 +33,16 @@ Array = NDArray[np.floating]
 Ok = Callable[[Array, Array], bool]
 
 
-def describe_scale(c: float, n_samples: int) -> str:
-    """``c = ...`` with the usual reason for that factor when it is one of them."""
-    candidates = {
-        "the batch size N: a sum over the batch where the loss takes the mean": float(n_samples),
-        "1/N: the mean over the batch taken twice": 1.0 / n_samples,
-        "the 1/2 of the squared error forgotten": 2.0,
-        "a stray 1/2": 0.5,
-    }
+def describe_scale(c: float, n_samples: int, loss: str | None = None) -> str:
+    """``c = ...`` with the usual reason for that factor when it is one of them and fits the problem:
+    ``N`` and ``1/N`` for any batch-mean loss with ``N > 1``; 2 as the forgotten 1/2 only for ``mse``."""
+    candidates: dict[str, float] = {}
+    if n_samples > 1:
+        candidates["the batch size N: a sum over the batch where the loss takes the mean"] = float(n_samples)
+        candidates["1/N: the mean over the batch taken twice"] = 1.0 / n_samples
+    if loss == "mse":
+        candidates["the 1/2 of the squared error forgotten"] = 2.0
+    candidates["a stray 1/2"] = 0.5
     for label, value in candidates.items():
         if value != 1.0 and abs(c - value) <= 1e-6 * abs(value):
             return f"c = {c:.6g} ({label})"
@@ -55,11 +57,15 @@ def classify(
     ok: Ok,
     n_samples: int,
     comparison: Comparison,
+    loss: str | None = None,
 ) -> Finding:
     """Name the mistake ``manual`` (the function's ``name``) resembles, against the JAX references ``refs``.
 
     ``variants`` maps a label (``"the hidden derivative dropped (f' = 1)"``) to
-    what the chain rule gives with that known mistake, per array name.
+    what the chain rule gives with that known mistake, per array name;
+    ``loss`` (the spec's) chooses which hints fit. ``scale`` is named only for an
+    array with at least two non-zero reference entries that one factor fits:
+    any number is some multiple of another, so one entry says nothing.
     """
     r = refs[name]
     if manual.shape != r.shape:
@@ -74,10 +80,10 @@ def classify(
     if scale > 0 and ok(-m, r):
         return Finding.of(name, "sign", "equals minus the JAX gradient")
     rr = float(np.sum(r * r))
-    if rr > 0:
+    if rr > 0 and np.count_nonzero(r) >= 2:
         c = float(np.sum(m * r)) / rr
         if c != 0 and abs(c - 1) > 1e-3 and ok(m / c, r):
-            detail = f"equals c times the JAX gradient, {describe_scale(c, n_samples)}"
+            detail = f"equals c times the JAX gradient, {describe_scale(c, n_samples, loss)}"
             return Finding.of(name, "scale", detail, factor=c)
     if m.ndim == 2 and m.shape == r.T.shape and ok(m, r.T):
         return Finding.of(name, "transpose", "equals the JAX gradient transposed (a square matrix)")

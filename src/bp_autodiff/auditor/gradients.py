@@ -93,9 +93,10 @@ from bp_autodiff.auditor.contract import (
     parse_grads,
 )
 from bp_autodiff.auditor.finite_differences import fd_witness
+from bp_autodiff.auditor.kinks import convention_dependent, judged_against
 from bp_autodiff.auditor.localise import annotate, localise
 from bp_autodiff.auditor.report import AuditReport, Comparison, Finding, summarise
-from bp_autodiff.auditor.tolerance import close, gradient_rtol, kinks_are_clear, saturation, term_scales
+from bp_autodiff.auditor.tolerance import close, gradient_rtol, saturation, term_scales
 from bp_autodiff.auditor.vacuity import vacuity
 from bp_autodiff.witness import grads as jax_grads
 from bp_manual.initializers import Params, ParamsLike
@@ -157,11 +158,7 @@ def audit(
     refs = flatten(spec, grads_j)
     delta_refs = deltas_by_name(deltas_j)
     _, cache = forward_prepared(spec, params, X_)
-    if not kinks_are_clear(spec, params, X_):
-        report.warnings.append(
-            "some pre-activations lie within rounding distance of a ReLU kink, where the derivative is a "
-            "convention; a disagreement there need not be a mistake"
-        )
+    kink_masks, kink_other = convention_dependent(spec, params, cache, Y_, {**refs, **delta_refs}, rtol, scales)
 
     args = (copy_params(params), X_.copy(), Y_.copy())
     try:
@@ -176,6 +173,8 @@ def audit(
 
     loss_m, manual, deltas_m, structural = parse_grads(spec, out, who)
     report.findings += structural
+    refs, at_kinks = judged_against(refs, manual, kink_masks, kink_other, rtol, scales)
+    report.inconclusive += at_kinks
     variants = derivative_variants(spec, params, cache, Y_, rtol)
 
     def ok(a: Array, b: Array) -> bool:
@@ -187,7 +186,9 @@ def audit(
         c = compare("loss", "jax", loss_arr.reshape(()), np.asarray(loss_j, dtype=np.float64), rtol)
         comparisons.append(c)
         if c.verdict != "pass":
-            report.findings.append(classify("loss", loss_arr.reshape(()), {"loss": np.asarray(loss_j)}, {}, ok, N, c))
+            report.findings.append(
+                classify("loss", loss_arr.reshape(()), {"loss": np.asarray(loss_j)}, {}, ok, N, c, spec.loss)
+            )
     elif loss_m is not None or not structural:
         report.findings.append(Finding.of("loss", "shape", f"the loss is not a number: {type(loss_m).__name__}"))
 
@@ -199,14 +200,13 @@ def audit(
         c = compare(n, "jax", m, r, rtol, scale=scales[n])
         comparisons.append(c)
         if c.verdict != "pass":
-            report.findings.append(classify(n, m, refs, variants, ok, N, c))
+            report.findings.append(classify(n, m, refs, variants, ok, N, c, spec.loss))
 
     fd: list[Comparison] = []
     if finite_differences:
         rng = np.random.default_rng(seed)
         fd, inconclusive = fd_witness(spec, params, X_, Y_, manual, refs, rtol, fd_max_entries, rng)
         report.inconclusive += inconclusive
-        report.warnings += summarise(inconclusive)
         jax_verdict = {c.param: c.verdict for c in comparisons}
         for c in fd:
             if c.verdict == "FAIL" and jax_verdict.get(c.param) == "pass":
@@ -227,6 +227,8 @@ def audit(
         delta_manual, delta_findings, delta_warnings = parse_deltas(spec, deltas_m, N)
         report.findings += delta_findings
         report.warnings += delta_warnings
+        delta_refs, at_kinks = judged_against(delta_refs, delta_manual, kink_masks, kink_other, rtol, scales)
+        report.inconclusive += at_kinks
         for n, r in delta_refs.items():
             m = delta_manual.get(n)
             if m is None:
@@ -234,11 +236,12 @@ def audit(
             c = compare(n, "jax", m, r, rtol, scale=scales[n])
             comparisons.append(c)
             if c.verdict != "pass":
-                report.findings.append(classify(n, m, delta_refs, variants, ok, N, c))
+                report.findings.append(classify(n, m, delta_refs, variants, ok, N, c, spec.loss))
         if len(delta_manual) == spec.n_layers:
             report.localisation = localise(spec, params, cache, manual, delta_manual, delta_refs, refs, rtol, scales)
 
     report.comparisons, vac_warnings = vacuity(spec, cache, refs, manual, by_param(comparisons, fd), np.dtype(dtype))
     report.warnings += vac_warnings
     report.findings = annotate(report.findings, report.localisation)
+    report.warnings += summarise(report.inconclusive)
     return report

@@ -129,8 +129,10 @@ class Inconclusive:
         witness: ``"fd"`` or ``"jax"``.
         reason: why, in plain words (a kink inside the finite-difference step, a
             pre-activation on a kink, a kink within rounding distance).
-        one_sided: ``"left"`` or ``"right"`` when the function's value equals that
-            one-sided derivative (a valid choice at a kink), else None.
+        one_sided: which one-sided derivative the function's value equals (a valid
+            choice at a kink): against finite differences ``"left"`` or ``"right"``
+            (in the direction of the parameter); against JAX ``"jax"`` (the branch
+            JAX took) or ``"other"`` (the other branch); None for neither.
     """
 
     param: str
@@ -244,23 +246,28 @@ class AuditReport:
         return self.render()
 
 
+def _side(witness: str, one_sided: str | None) -> str:
+    """What the function's value is at an inconclusive entry, in words."""
+    if one_sided is None:
+        return "; the value given is neither one-sided derivative"
+    if witness == "fd":
+        return f"; the value given is the {one_sided} derivative"
+    return "; the value given takes " + ("JAX's branch" if one_sided == "jax" else "the other branch (also valid)")
+
+
 def summarise(inconclusive: list[Inconclusive]) -> list[str]:
-    """One warning per array and witness for its inconclusive entries (at most four listed)."""
-    groups: dict[tuple[str, str], list[Inconclusive]] = {}
+    """One warning per array, witness, reason and branch for the inconclusive entries (at most six listed)."""
+    groups: dict[tuple[str, str, str, str | None], list[tuple[int, ...]]] = {}
     for e in inconclusive:
-        groups.setdefault((e.param, e.witness), []).append(e)
+        groups.setdefault((e.param, e.witness, e.reason, e.one_sided), []).append(e.index)
     out = []
-    for (param, witness), entries in groups.items():
+    for (param, witness, reason, one_sided), indices in groups.items():
         against = "finite differences" if witness == "fd" else "JAX"
-        listed = "; ".join(
-            f"{list(e.index)}: {e.reason}"
-            + (f" (the value given is the {e.one_sided} derivative)" if e.one_sided else "")
-            for e in entries[:4]
-        )
-        more = f"; and {len(entries) - 4} more" if len(entries) > 4 else ""
+        listed = ", ".join(str(list(i)) for i in indices[:6]) + (" ..." if len(indices) > 6 else "")
+        n = len(indices)
         out.append(
-            f"{param}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} inconclusive against {against}, "
-            f"left out of the verdict: {listed}{more}"
+            f"{param}: {n} entr{'y' if n == 1 else 'ies'} inconclusive against {against}, left out of the verdict "
+            f"({listed}): {reason}{_side(witness, one_sided)}"
         )
     return out
 

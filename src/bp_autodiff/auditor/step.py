@@ -134,7 +134,7 @@ def audit_step(
                 return False
             return bool(np.all(np.abs(a - b) <= allowance(n, b)))
 
-        report.findings.append(step_kind(classify(n, g, refs, variants, ok, N, c)))
+        report.findings.append(step_kind(classify(n, g, refs, variants, ok, N, c, spec.loss)))
     try:
         new_params = [{k: np.asarray(new[i][k], dtype=dtype) for k in params[i]} for i in range(spec.n_layers)]
         loss_after = float(bp_manual.loss(spec, new_params, X_, Y_))

@@ -20,12 +20,14 @@ from typing import Any
 import numpy as np
 
 from bp_manual.namespace import is_numpy
-from bp_manual.scalars import integer, nonnegative_int, positive, positive_int, probability
+from bp_manual.scalars import finite, integer, nonnegative_int, positive, positive_int, probability
 
 __all__ = [
     "axis_index",
+    "bool_array",
     "check_ndim",
     "check_shape",
+    "finite",
     "float_array",
     "index_array",
     "integer",
@@ -34,6 +36,7 @@ __all__ = [
     "positive_int",
     "probability",
     "same_dtype",
+    "window_fits",
 ]
 
 
@@ -109,26 +112,59 @@ def axis_index(name: str, value: object, ndim: int) -> int:
     return index % ndim
 
 
-def index_array(name: str, x: object, high: int, ndim: int | tuple[int, ...] | None = None) -> Any:
-    """``x`` as an integer array whose entries lie in ``[0, high)`` (class labels, embedding indices).
+def index_array(name: str, x: object, size: int, what: str = "", *, ndim: int | tuple[int, ...] | None = None) -> Any:
+    """``x`` as an integer array whose values lie in ``[0, size)`` (class labels, embedding indices).
 
-    NumPy inputs (arrays, lists) are converted with ``np.asarray`` and their
-    values checked; arrays of another array-API library (JAX arrays, tracers)
-    are checked by dtype and ``ndim`` only, so a layer still traces. Negative
-    indices are refused, not wrapped around.
+    ``what`` says what is indexed (``"rows of E"``), for the message. NumPy inputs
+    (arrays, lists) are converted with ``np.asarray`` and their values checked;
+    arrays of another array-API library (JAX arrays, tracers) are checked by
+    dtype and ``ndim`` only (their values are not read, so a layer still traces
+    under ``jax.jit``). Negative indices are refused, not wrapped around.
 
     Raises:
-        TypeError: ``x`` is not an integer array (floats, even integral ones, and booleans are refused).
-        ValueError: ``x`` has the wrong number of dimensions, or (NumPy inputs) an entry outside ``[0, high)``.
+        TypeError: ``x`` is not an integer array (floats and booleans included,
+            even when they hold whole numbers: an index is an integer).
+        ValueError: ``x`` has the wrong number of dimensions, or (NumPy inputs) a
+            value below 0 or at least ``size``; the message gives the first such
+            value and where it is.
     """
-    arr: Any = np.asarray(x) if is_numpy(x) else x
-    kind = np.dtype(getattr(arr, "dtype", np.dtype(object))).kind
-    if kind not in "iu":
-        raise TypeError(f"{name} must be an integer array, got dtype {getattr(arr, 'dtype', None)}")
+    arr: Any = x
+    if is_numpy(x):
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{name} must be an integer array, got {type(x).__name__}: {e}") from None
+    dtype = getattr(arr, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {dtype}")
     check_ndim(name, arr, ndim)
     if is_numpy(arr) and arr.size:
-        low, top = int(arr.min()), int(arr.max())
-        if low < 0 or top >= high:
-            bad = low if low < 0 else top
-            raise ValueError(f"{name} must lie in [0, {high}), got {bad}")
+        bad = np.argwhere((arr < 0) | (arr >= size))
+        if bad.size:
+            where = tuple(int(i) for i in bad[0])
+            of = f" ({what})" if what else ""
+            raise ValueError(f"{name} must lie in [0, {size}){of}, got {arr[where]} at index {where}")
     return arr
+
+
+def bool_array(name: str, x: object) -> Any:
+    """``x`` as a boolean array (a mask); ``TypeError`` for any other dtype (0/1 integers or floats included).
+
+    NumPy inputs (arrays, lists) are converted with ``np.asarray``; arrays of
+    another array-API library are checked by dtype only.
+    """
+    arr: Any = np.asarray(x) if is_numpy(x) else x
+    dtype = getattr(arr, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind != "b":
+        raise TypeError(f"{name} must be a boolean array, got dtype {dtype}")
+    return arr
+
+
+def window_fits(name: str, window: tuple[int, ...], size: tuple[int, ...], what: str = "the input") -> None:
+    """Raise ``ValueError`` unless the sliding ``window`` fits inside ``size`` on every axis.
+
+    ``name`` is the argument that sets the window (a convolution's ``w``, a
+    pool's ``kernel_size``); ``what`` names ``size`` (``"the padded input"``).
+    """
+    if any(k > n for k, n in zip(window, size, strict=True)):
+        raise ValueError(f"{name}: the window {tuple(window)} is larger than {what} {tuple(size)}")

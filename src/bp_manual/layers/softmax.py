@@ -36,6 +36,16 @@ from bp_manual.namespace import namespace
 Array = Any
 
 
+def _checked(x: object, axis: object) -> tuple[Array, int]:
+    """``x`` as a float array of at least one dimension, non-empty along ``axis``, and ``axis`` in ``[0, ndim)``."""
+    arr: Array = float_array("x", x)
+    if arr.ndim == 0:
+        raise ValueError("x must have at least 1 dimension, got shape ()")
+    ax = axis_index("axis", axis, arr.ndim)
+    _nonempty_along(arr, ax)
+    return arr, ax
+
+
 def _nonempty_along(x: Array, axis: int) -> None:
     if x.shape[axis] == 0:
         raise ValueError(f"x must have at least one entry along axis {axis}, got shape {tuple(x.shape)}")
@@ -94,11 +104,7 @@ def softmax_forward(x: Array, axis: int = -1) -> tuple[Array, tuple[Array, int]]
         ValueError: ``x`` is 0-dimensional, not finite, or empty along ``axis``;
             ``axis`` is out of range.
     """
-    x = float_array("x", x)
-    if x.ndim == 0:
-        raise ValueError("x must have at least 1 dimension, got shape ()")
-    ax = axis_index("axis", axis, x.ndim)
-    _nonempty_along(x, ax)
+    x, ax = _checked(x, axis)
     s = softmax_along(x, ax)
     return s, (s, ax)
 
@@ -130,11 +136,7 @@ def log_softmax_forward(x: Array, axis: int = -1) -> tuple[Array, tuple[Array, i
         ValueError: ``x`` is 0-dimensional, not finite, or empty along ``axis``;
             ``axis`` is out of range.
     """
-    x = float_array("x", x)
-    if x.ndim == 0:
-        raise ValueError("x must have at least 1 dimension, got shape ()")
-    ax = axis_index("axis", axis, x.ndim)
-    _nonempty_along(x, ax)
+    x, ax = _checked(x, axis)
     y = along(losses.log_softmax, x, ax)
     return y, (y, ax)
 

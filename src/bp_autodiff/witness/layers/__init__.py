@@ -5,19 +5,9 @@ What this package is for: each layer's forward written again with
 pooling through ``lax.reduce_window``, recurrences through ``lax.scan``), to be
 differentiated by ``jax.vjp``. Same-named modules as :mod:`bp_manual.layers`.
 
+Import a twin from its module (``from bp_autodiff.witness.layers.softmax import
+softmax``): the twins are named after their modules, so the package does not
+re-export them (a name would be both a module and a function).
+
 What it is not for: calling the hand derivation, ever.
 """
-
-from bp_autodiff.witness.layers.attention import attention
-from bp_autodiff.witness.layers.recurrent import lstm, rnn
-from bp_autodiff.witness.layers.softmax import cross_entropy, log_softmax, softmax
-
-__all__ = [
-    # softmax, recurrent, attention (the sequence family)
-    "attention",
-    "cross_entropy",
-    "log_softmax",
-    "lstm",
-    "rnn",
-    "softmax",
-]

@@ -1,0 +1,206 @@
+"""2-D convolution (cross-correlation, as ``torch.nn.functional.conv2d``), its backward pass derived by hand.
+
+What this module is for: the layer ``conv2d`` of the layer library, as a
+pair ``conv2d_forward(x, w, b, stride, padding) -> (out, cache)`` and
+``conv2d_backward(dout, cache) -> (dx, dw, db)``, and :func:`windows`, the
+im2col gather that the convolution and the pooling layers
+(:mod:`bp_manual.layers.pool`) share. The derivation, with every term's shape
+and the classic traps, is ``docs/layers/conv.md``.
+
+Notation (PyTorch's layout): ``x (N, C, H, W)`` images, ``w (F, C, KH, KW)``
+filters, ``b (F,)`` biases, ``s = stride``, ``p = padding``, ``x_pad`` the input
+with ``p`` zeros on each side of both spatial axes, ``(Hp, Wp) = (H + 2p, W + 2p)``,
+``OH = (Hp - KH) // s + 1``, ``OW = (Wp - KW) // s + 1``::
+
+    out[n, f, oh, ow] = b[f] + sum_{c, i, j} w[f, c, i, j] * x_pad[n, c, s*oh + i, s*ow + j]
+
+This is a cross-correlation (the kernel is not flipped), which is what every
+deep-learning library calls a convolution.
+
+How it is computed: :func:`windows` gathers ``cols[c, i, j, n, oh, ow] =
+x_pad[n, c, s*oh + i, s*ow + j]`` with ``KH * KW`` strided slices (one per
+kernel offset; a loop over the kernel, not over the image), and one
+``tensordot`` over ``(c, i, j)`` does the rest. Slices, ``stack``, ``pad``,
+``flip`` and ``tensordot`` exist in NumPy and ``jax.numpy`` alike, so the same
+code runs under ``jax.jit`` on JAX arrays (no stride tricks, no in-place writes).
+
+The backward pass computes ``dx`` as the *full* correlation of ``dout`` (with
+``s - 1`` zeros inserted between its entries when ``s > 1``) with the
+*flipped* kernel, using the forward's own correlation; ``dw`` and ``db`` are
+sums over the batch and the output positions.
+
+What it is not for: dilation, groups, asymmetric or "same" padding, or speed
+beyond "not hopelessly slow" (forward plus backward at ``x (32, 16, 28, 28)``,
+``w (32, 16, 3, 3)``, padding 1 takes 1.6 to 1.8 times PyTorch's eager CPU time
+in float32; ``docs/layers/conv.md``, "Speed").
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from bp_manual.layers.checks import (
+    check_shape,
+    float_array,
+    nonnegative_int,
+    positive_int,
+    same_dtype,
+    window_fits,
+)
+from bp_manual.namespace import namespace
+
+Array = Any  # a NumPy array, or a JAX array under jax.jit
+
+
+class Conv2dCache(NamedTuple):
+    """What ``conv2d_backward`` needs from the forward pass.
+
+    Fields: ``x_shape`` ``(N, C, H, W)``; ``w (F, C, KH, KW)``; ``cols
+    (C, KH, KW, N, OH, OW)`` the gathered windows of ``x_pad`` (:func:`windows`);
+    ``stride``; ``padding``.
+    """
+
+    x_shape: tuple[int, int, int, int]
+    w: Array
+    cols: Array
+    stride: int
+    padding: int
+
+
+def output_size(size: int, kernel: int, stride: int) -> int:
+    """Number of window positions along one axis: ``(size - kernel) // stride + 1`` (floor mode)."""
+    return (size - kernel) // stride + 1
+
+
+def windows(
+    x: Array, KH: int, KW: int, stride: int, pad_before: tuple[int, int] = (0, 0), pad_after: tuple[int, int] = (0, 0)
+) -> Array:
+    """im2col: ``cols[c, i, j, n, oh, ow] = x_pad[n, c, stride*oh + i, stride*ow + j]``.
+
+    ``x (N, C, H, W)``; ``x_pad`` is ``x`` with ``pad_before = (rows, columns)``
+    zeros added above and left of the image and ``pad_after`` below and right,
+    ``(Hp, Wp)`` its spatial size. Returns ``cols (C, KH, KW, N, OH, OW)`` with
+    ``OH = (Hp - KH) // stride + 1`` (likewise ``OW``); every window lies inside
+    ``x_pad`` (the callers check that the kernel fits). Reshaped to
+    ``(C*KH*KW, N*OH*OW)`` it is the im2col matrix: one column per window. One
+    strided slice per kernel offset ``(i, j)``: ``x_pad[:, :, i::stride, j::stride]``,
+    cut to ``OH x OW``, holds offset ``(i, j)`` of every window. Same dtype as
+    ``x``; a new array (NumPy or JAX, as ``x``).
+    """
+    xp = namespace(x)
+    widths = ((0, 0), (0, 0), (pad_before[0], pad_after[0]), (pad_before[1], pad_after[1]))
+    x_pad = xp.pad(xp.permute_dims(x, (1, 0, 2, 3)), widths)  # (C, N, Hp, Wp): channels first, as the GEMM wants
+    OH = output_size(x_pad.shape[2], KH, stride)
+    OW = output_size(x_pad.shape[3], KW, stride)
+    offsets = [  # offset (i, j) of every window: x_pad[:, :, i::stride, j::stride], cut to OH x OW
+        x_pad[:, :, i : i + stride * (OH - 1) + 1 : stride, j : j + stride * (OW - 1) + 1 : stride]
+        for i in range(KH)
+        for j in range(KW)
+    ]
+    cols = xp.stack(offsets, axis=1)  # (C, KH*KW, N, OH, OW), one copy
+    return xp.reshape(cols, (x_pad.shape[0], KH, KW, x.shape[0], OH, OW))
+
+
+def correlate(cols: Array, w: Array) -> Array:
+    """``out[n, f, oh, ow] = sum_{c, i, j} w[f, c, i, j] * cols[c, i, j, n, oh, ow]`` (no bias).
+
+    ``cols (C, KH, KW, N, OH, OW)`` from :func:`windows`, ``w (F, C, KH, KW)`` ->
+    ``(N, F, OH, OW)``, the dtype of the inputs. One matrix product
+    ``(F, C*KH*KW) @ (C*KH*KW, N*OH*OW)``.
+    """
+    xp = namespace(cols, w)
+    out = xp.tensordot(w, cols, axes=([1, 2, 3], [0, 1, 2]))  # (F, N, OH, OW)
+    return xp.permute_dims(out, (1, 0, 2, 3))
+
+
+def dilate(a: Array, stride: int) -> Array:
+    """``a (N, F, OH, OW)`` with ``stride - 1`` zeros inserted between neighbouring entries of the last two axes.
+
+    Returns ``(N, F, stride*(OH-1) + 1, stride*(OW-1) + 1)``: ``dilated[:, :, stride*oh, stride*ow] =
+    a[:, :, oh, ow]``, zero elsewhere (``a`` itself when ``stride == 1``). Each entry gets
+    ``stride - 1`` zeros after it on both axes, then the trailing zeros are cut.
+    """
+    if stride == 1:
+        return a
+    xp = namespace(a)
+    N, F, OH, OW = a.shape
+    spread = xp.pad(a[:, :, :, None, :, None], ((0, 0), (0, 0), (0, 0), (0, stride - 1), (0, 0), (0, stride - 1)))
+    spread = xp.reshape(spread, (N, F, OH * stride, OW * stride))
+    return spread[:, :, : stride * (OH - 1) + 1, : stride * (OW - 1) + 1]
+
+
+def conv2d_forward(x: Array, w: Array, b: Array, stride: int = 1, padding: int = 0) -> tuple[Array, Conv2dCache]:
+    """2-D cross-correlation with bias: ``out = b + sum_{c,i,j} w[f,c,i,j] x_pad[n,c,s*oh+i,s*ow+j]``.
+
+    Equals ``torch.nn.functional.conv2d(x, w, b, stride=stride, padding=padding)``
+    (CS231n assignment 2, ``conv_forward_naive``; Goodfellow, Bengio and
+    Courville, *Deep Learning*, 9.1 and 9.5).
+
+    Args:
+        x: ``(N, C, H, W)`` float32/float64 (lists and integer arrays become float64).
+        w: ``(F, C, KH, KW)``, the same dtype; non-square kernels allowed.
+        b: ``(F,)``, the same dtype.
+        stride: int >= 1, the same along both spatial axes.
+        padding: int >= 0, zeros added on all four sides.
+
+    Returns:
+        ``(out, cache)``: ``out (N, F, OH, OW)`` in the inputs' dtype, with
+        ``OH = (H + 2 padding - KH) // stride + 1`` (likewise ``OW``; floor, as
+        PyTorch), and the :class:`Conv2dCache` for :func:`conv2d_backward`.
+
+    Raises:
+        TypeError: a non-numeric array; float32 and float64 inputs mixed; a
+            non-integer ``stride`` or ``padding``.
+        ValueError: ``x`` or ``w`` not 4-D, ``b`` not 1-D; ``w``'s channels
+            (axis 1) differ from ``x``'s ``C``; ``b`` not ``(F,)``; the kernel larger
+            than the padded input (named ``w``); ``stride < 1`` or
+            ``padding < 0``; NaN or inf in a NumPy input.
+    """
+    x = float_array("x", x, ndim=4)
+    w = float_array("w", w, ndim=4)
+    b = float_array("b", b, ndim=1)
+    same_dtype(x=x, w=w, b=b)
+    stride = positive_int("stride", stride)
+    padding = nonnegative_int("padding", padding)
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    check_shape("w", w, (F, C, KH, KW), f"axis 1 is the input channels, x has C = {C}")
+    check_shape("b", b, (F,), f"one bias per filter, w has F = {F}")
+    window_fits("w", (KH, KW), (H + 2 * padding, W + 2 * padding), "the padded input (H + 2 padding, W + 2 padding)")
+
+    cols = windows(x, KH, KW, stride, (padding, padding), (padding, padding))  # (C, KH, KW, N, OH, OW)
+    out = correlate(cols, w) + b[:, None, None]  # (N, F, OH, OW)
+    return out, Conv2dCache((N, C, H, W), w, cols, stride, padding)
+
+
+def conv2d_backward(dout: Array, cache: Conv2dCache) -> tuple[Array, Array, Array]:
+    """Gradients of ``conv2d``: ``(dx, dw, db)``, shaped like ``x``, ``w``, ``b``.
+
+    ``dout (N, F, OH, OW)`` is ``dL/dout``. With ``cols`` the windows of the
+    forward (``docs/layers/conv.md`` derives each line)::
+
+        db[f]          = sum_{n, oh, ow} dout[n, f, oh, ow]
+        dw[f, c, i, j] = sum_{n, oh, ow} dout[n, f, oh, ow] * x_pad[n, c, s*oh + i, s*ow + j]
+        dx_pad         = full correlation of dilate(dout, s) with the flipped kernel
+                         w[:, :, ::-1, ::-1], channels swapped (C out, F in)
+        dx             = dx_pad[:, :, p : p + H, p : p + W]
+
+    The full correlation pads the dilated ``dout`` with ``KH - 1`` rows (``KW - 1``
+    columns) on each side, plus the rows of ``x_pad`` that no window reached
+    (``(Hp - KH) % s`` at the bottom, likewise on the right): their gradient is 0.
+    Same dtype as ``dout``; never modifies ``dout`` or the cache.
+    """
+    xp = namespace(dout)
+    _, _, H, W = cache.x_shape
+    _, _, KH, KW = cache.w.shape
+    s, p = cache.stride, cache.padding
+
+    db = xp.sum(dout, axis=(0, 2, 3))  # (F,)
+    dw = xp.tensordot(dout, cache.cols, axes=([0, 2, 3], [3, 4, 5]))  # (F, C, KH, KW)
+
+    rows_left, cols_left = (H + 2 * p - KH) % s, (W + 2 * p - KW) % s  # never reached by a window
+    d_cols = windows(dilate(dout, s), KH, KW, 1, (KH - 1, KW - 1), (KH - 1 + rows_left, KW - 1 + cols_left))
+    w_flipped = xp.flip(xp.permute_dims(cache.w, (1, 0, 2, 3)), axis=(2, 3))  # (C, F, KH, KW), rotated 180 degrees
+    dx_pad = correlate(d_cols, w_flipped)  # (N, C, H + 2p, W + 2p)
+    dx = dx_pad[:, :, p : p + H, p : p + W]  # not [p:-p]: at p = 0 that is empty
+    return dx, dw, db

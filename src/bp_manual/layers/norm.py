@@ -1,0 +1,210 @@
+"""Batch and layer normalisation with their backward passes derived by hand.
+
+What this module is for: the layers ``batch_norm`` (training mode: the batch's
+own statistics, as ``torch.nn.functional.batch_norm(..., training=True)``) and
+``layer_norm`` (over the last axis, as ``torch.nn.functional.layer_norm``),
+each a pair ``<name>_forward(x, gamma, beta, eps) -> (out, cache)`` and
+``<name>_backward(dout, cache) -> (dx, dgamma, dbeta)``. The two layers share
+one normalisation and one backward kernel; they differ only in the axes they
+average over. The derivation is ``docs/layers/norm.md``.
+
+Notation: ``x`` the input; the statistics are taken over ``M`` entries (the
+*reduced axes*); ``mu`` and ``var`` the mean and the biased variance over
+them; ``inv_std = 1 / sqrt(var + eps)``; ``xhat = (x - mu) * inv_std``;
+``out = gamma * xhat + beta``.
+
+The backward pass, with ``dxhat = dout * gamma`` and ``mean`` over the
+reduced axes::
+
+    dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+
+The three terms are the three paths from ``x`` to the loss: through ``xhat``
+directly, through ``mu``, and through ``var``. Batch norm couples the samples
+of a batch (each sample's ``dx`` depends on every other sample's ``dout``);
+code that treats ``mu`` and ``var`` as constants keeps only the first term.
+
+What it is not for: running statistics or evaluation mode (use the batch
+statistics you are given: ``out = gamma * (x - mean) / sqrt(var + eps) + beta``
+is then an affine map), group or instance norm, RMSNorm.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from bp_manual.layers.checks import check_shape, float_array, positive, same_dtype
+from bp_manual.namespace import namespace
+
+Array = Any  # a NumPy array, or a JAX array under jax.jit
+
+
+class NormCache(NamedTuple):
+    """What the normalisation backward passes need from the forward pass.
+
+    Fields: ``xhat`` (shape of ``x``); ``inv_std`` (``x``'s shape with the
+    reduced axes kept as 1); ``gamma`` reshaped to broadcast against ``x``;
+    ``axes``, the reduced axes (the statistics'); ``param_axes``, the axes
+    ``dgamma`` and ``dbeta`` sum over (every axis ``gamma`` does not have).
+    """
+
+    xhat: Array
+    inv_std: Array
+    gamma: Array
+    axes: tuple[int, ...]
+    param_axes: tuple[int, ...]
+
+
+def normalize(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array]:
+    """``(xhat, inv_std)``: ``xhat = (x - mu) * inv_std``, ``inv_std = 1 / sqrt(var + eps)``.
+
+    ``mu`` and the biased variance ``var = mean((x - mu)**2)`` are taken over
+    ``axes`` (kept as size 1, so they broadcast). Two passes (the mean first,
+    then the squares of the centred values), which does not lose digits when
+    the mean is large against the spread. Same dtype as ``x``.
+    """
+    xp = namespace(x)
+    mu = xp.mean(x, axis=axes, keepdims=True)
+    centred = x - mu
+    var = xp.mean(centred * centred, axis=axes, keepdims=True)
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    return centred * inv_std, inv_std
+
+
+def normalize_backward(dxhat: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...]) -> Array:
+    """``dx`` from ``dxhat = dL/dxhat``, through all three paths (``docs/layers/norm.md``)::
+
+        dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+                        direct  through mu    through var
+
+    ``mean`` is over ``axes``, the axes :func:`normalize` reduced. Same shape and dtype as ``dxhat``.
+    """
+    xp = namespace(dxhat)
+    mean_dxhat = xp.mean(dxhat, axis=axes, keepdims=True)  # through mu
+    mean_dxhat_xhat = xp.mean(dxhat * xhat, axis=axes, keepdims=True)  # through var
+    return inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+
+
+def _check(x: Array, gamma: Array, beta: Array, eps: float, ndim: tuple[int, ...] | None) -> tuple[Array, ...]:
+    """Checked ``(x, gamma, beta, eps)``; ``gamma`` and ``beta`` 1-D, one dtype for all three.
+
+    ``ndim`` the allowed dimensions of ``x``; ``None``: any from 1 up, with a last axis of at least 1 entry.
+    """
+    x = float_array("x", x, ndim=ndim)
+    if ndim is None and (x.ndim == 0 or x.shape[-1] == 0):
+        raise ValueError(f"x must have a last axis (..., D) with D >= 1, got shape {tuple(x.shape)}")
+    gamma = float_array("gamma", gamma, ndim=1)
+    beta = float_array("beta", beta, ndim=1)
+    same_dtype(x=x, gamma=gamma, beta=beta)
+    return x, gamma, beta, positive("eps", eps)
+
+
+def _affine_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Array]:
+    """``(dx, dgamma, dbeta)`` of ``out = gamma * xhat + beta`` followed back through :func:`normalize`."""
+    xp = namespace(dout)
+    dbeta = xp.sum(dout, axis=cache.param_axes)
+    dgamma = xp.sum(dout * cache.xhat, axis=cache.param_axes)
+    dxhat = dout * cache.gamma
+    dx = normalize_backward(dxhat, cache.xhat, cache.inv_std, cache.axes)
+    return dx, dgamma, dbeta
+
+
+def batch_norm_forward(x: Array, gamma: Array, beta: Array, eps: float = 1e-5) -> tuple[Array, NormCache]:
+    """Batch normalisation with the batch's statistics: ``out = gamma * (x - mu) / sqrt(var + eps) + beta``.
+
+    ``mu`` and the biased ``var`` are per feature ``d`` (``x (N, D)``: over
+    the ``N`` samples) or per channel ``c`` (``x (N, C, H, W)``: over ``N``, ``H``
+    and ``W``). Equals ``torch.nn.functional.batch_norm(x, None, None, gamma,
+    beta, training=True, eps=eps)``. Source: Ioffe and Szegedy, *Batch
+    Normalization* (2015), Algorithm 1; CS231n assignment 2; Karpathy's
+    "makemore" part 4 (the backward pass in one line).
+
+    Args:
+        x: ``(N, D)`` or ``(N, C, H, W)`` float32/float64.
+        gamma, beta: ``(D,)`` or ``(C,)``, the same dtype.
+        eps: float > 0, added to the variance.
+
+    Returns:
+        ``(out, cache)``: ``out`` shaped and typed like ``x``; the :class:`NormCache`.
+
+    Raises:
+        TypeError: a non-numeric array; float32 and float64 mixed; ``eps`` not a number.
+        ValueError: ``x`` not 2-D or 4-D; ``gamma`` or ``beta`` not ``(D,)``/``(C,)``;
+            at most one value per feature (``N = 1`` for ``(N, D)``, ``N*H*W = 1``),
+            whose variance is not a statistic (PyTorch refuses it too);
+            ``eps <= 0``; NaN or inf in a NumPy input.
+    """
+    x, gamma, beta, eps = _check(x, gamma, beta, eps, ndim=(2, 4))
+    features = x.shape[1]
+    why = f"one per {'feature' if x.ndim == 2 else 'channel'} of x, whose axis 1 has {features}"
+    check_shape("gamma", gamma, (features,), why)
+    check_shape("beta", beta, (features,), why)
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    if x.size // max(features, 1) <= 1:
+        raise ValueError(f"x must have more than one value per feature to take batch statistics, got {tuple(x.shape)}")
+    broadcast = (1, features) if x.ndim == 2 else (1, features, 1, 1)
+    xp = namespace(x)
+    gamma_b, beta_b = xp.reshape(gamma, broadcast), xp.reshape(beta, broadcast)
+
+    xhat, inv_std = normalize(x, axes, eps)
+    out = gamma_b * xhat + beta_b
+    return out, NormCache(xhat, inv_std, gamma_b, axes, axes)
+
+
+def batch_norm_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Array]:
+    """Gradients of ``batch_norm``: ``(dx, dgamma, dbeta)``, shaped like ``x``, ``gamma``, ``beta``.
+
+    With ``dxhat = dout * gamma`` and means over the batch axes (``docs/layers/norm.md``)::
+
+        dbeta  = sum(dout)
+        dgamma = sum(dout * xhat)
+        dx     = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+
+    ``dout`` shaped like ``x``; same dtype.
+    """
+    return _affine_backward(dout, cache)
+
+
+def layer_norm_forward(x: Array, gamma: Array, beta: Array, eps: float = 1e-5) -> tuple[Array, NormCache]:
+    """Layer normalisation over the last axis: ``out = gamma * (x - mu) / sqrt(var + eps) + beta``.
+
+    ``mu`` and the biased ``var`` are per sample (every leading index),
+    over the ``D`` entries of the last axis. Equals
+    ``torch.nn.functional.layer_norm(x, (D,), gamma, beta, eps)``. Source: Ba,
+    Kiros and Hinton, *Layer Normalization* (2016).
+
+    Args:
+        x: ``(..., D)`` float32/float64, at least 1-D.
+        gamma, beta: ``(D,)``, the same dtype.
+        eps: float > 0, added to the variance.
+
+    Returns:
+        ``(out, cache)``: ``out`` shaped and typed like ``x``; the :class:`NormCache`.
+
+    Raises:
+        TypeError: a non-numeric array; float32 and float64 mixed; ``eps`` not a number.
+        ValueError: ``x`` 0-D or with ``D = 0``; ``gamma`` or ``beta`` not ``(D,)``; ``eps <= 0``;
+            NaN or inf in a NumPy input.
+    """
+    x, gamma, beta, eps = _check(x, gamma, beta, eps, ndim=None)
+    D = x.shape[-1]
+    check_shape("gamma", gamma, (D,), f"x's last axis has D = {D}")
+    check_shape("beta", beta, (D,), f"x's last axis has D = {D}")
+
+    xhat, inv_std = normalize(x, (x.ndim - 1,), eps)
+    out = gamma * xhat + beta
+    return out, NormCache(xhat, inv_std, gamma, (x.ndim - 1,), tuple(range(x.ndim - 1)))
+
+
+def layer_norm_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Array]:
+    """Gradients of ``layer_norm``: ``(dx, dgamma, dbeta)``, shaped like ``x``, ``gamma``, ``beta``.
+
+    The same equations as :func:`batch_norm_backward`, with the means of ``dx``
+    over the last axis (each sample's own ``D`` entries) and the sums of
+    ``dgamma``, ``dbeta`` over every leading axis::
+
+        dbeta  = sum(dout),  dgamma = sum(dout * xhat)       over the leading axes
+        dx     = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))   means over the last axis
+
+    ``dout`` shaped like ``x``; same dtype.
+    """
+    return _affine_backward(dout, cache)

@@ -1,0 +1,192 @@
+"""2-D max and average pooling (as ``torch.nn.functional.max_pool2d``/``avg_pool2d``), backward passes by hand.
+
+What this module is for: the layers ``max_pool2d`` and ``avg_pool2d`` of the
+layer library, each a pair ``<name>_forward(x, kernel_size, stride) -> (out,
+cache)`` and ``<name>_backward(dout, cache) -> (dx,)`` (``x`` is the only input;
+the window settings are configuration). The derivation is in ``docs/layers/conv.md``.
+
+Notation (PyTorch's layout): ``x (N, C, H, W)``, a square window of
+``k = kernel_size``, ``s = stride`` (``kernel_size`` when not given), no
+padding, floor mode: ``OH = (H - k) // s + 1``, likewise ``OW``. Window
+``(oh, ow)`` covers ``x[:, :, s*oh : s*oh + k, s*ow : s*ow + k]``; with
+``s < k`` neighbouring windows overlap, and an input element belongs to up to
+``ceil(k / s)**2`` of them.
+
+How it is computed: the forward gathers the windows with the convolution's
+im2col (:func:`bp_manual.layers.conv.windows`) and reduces them; the backward
+is the adjoint of that gather, :func:`add_windows` (col2im), which ADDS each
+window's gradient into ``dx``: an element shared by overlapping windows gets
+the sum of what each window sends it. Writing (``=``) instead of adding keeps
+only the last window's share, a mistake that stays invisible while windows do
+not overlap (``s = k``, the usual 2x2 stride 2).
+
+Ties: the max pool's gradient goes to the first largest element of each
+window in row-major order (as ``numpy.argmax``); where a window holds two equal
+largest elements the function has no derivative, and other libraries may pick
+another one. The tests use inputs without ties.
+
+What it is not for: padding, dilation, ceil mode, non-square windows or
+strides, global pooling.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from bp_manual.layers.checks import float_array, positive_int, window_fits
+from bp_manual.layers.conv import output_size, windows
+from bp_manual.namespace import is_numpy, namespace
+
+Array = Any  # a NumPy array, or a JAX array under jax.jit
+
+
+class PoolCache(NamedTuple):
+    """What the pooling backward passes need from the forward pass.
+
+    Fields: ``x_shape`` ``(N, C, H, W)``; ``kernel_size``; ``stride``;
+    ``argmax (C, N, OH, OW)`` (max pooling only, ``None`` for average pooling):
+    the position ``i * k + j`` of each window's largest element, row-major
+    within the window.
+    """
+
+    x_shape: tuple[int, int, int, int]
+    kernel_size: int
+    stride: int
+    argmax: Array  # None for average pooling
+
+
+def _check(x: Array, kernel_size: int, stride: int | None) -> tuple[Array, int, int]:
+    """Checked ``(x, kernel_size, stride)``, ``stride`` defaulting to ``kernel_size``."""
+    x = float_array("x", x, ndim=4)
+    k = positive_int("kernel_size", kernel_size)
+    s = k if stride is None else positive_int("stride", stride)
+    window_fits("kernel_size", (k, k), tuple(x.shape[2:]), "the input (H, W)")
+    return x, k, s
+
+
+def add_to(a: Array, index: tuple[slice, ...], values: Array) -> Array:
+    """``a`` with ``values`` added at ``a[index]``, where ``index`` is made of slices.
+
+    On NumPy ``a`` is the caller's own scratch array and is updated in place
+    (a basic slice addresses each element once, so ``a[index] += values`` adds
+    every value; ``np.add.at`` is needed only for index arrays with repeats).
+    On JAX arrays, which are immutable, it returns ``a.at[index].add(values)``.
+    """
+    if is_numpy(a):
+        a[index] += values
+        return a
+    return a.at[index].add(values)
+
+
+def add_windows(dcols: Array, x_shape: tuple[int, int, int, int], stride: int) -> Array:
+    """col2im, the adjoint of :func:`~bp_manual.layers.conv.windows` (no padding): ``dx (N, C, H, W)``.
+
+    ``dcols (C, k, k, N, OH, OW)`` holds, for every window ``(oh, ow)`` and
+    offset ``(i, j)`` in it, the gradient that window sends to
+    ``x[n, c, s*oh + i, s*ow + j]``. Every element receives the SUM over the
+    windows that contain it::
+
+        dx[n, c, s*oh + i, s*ow + j] += dcols[c, i, j, n, oh, ow]
+
+    One slice-add per offset ``(i, j)``; within one offset the windows do not
+    share elements, across offsets they do when ``s < k``: the ``+=`` is what
+    accumulates them. Same dtype as ``dcols``.
+    """
+    xp = namespace(dcols)
+    N, C, H, W = x_shape
+    _, KH, KW, _, OH, OW = dcols.shape
+    dx = xp.zeros((N, C, H, W), dtype=dcols.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            rows = slice(i, i + stride * (OH - 1) + 1, stride)
+            columns = slice(j, j + stride * (OW - 1) + 1, stride)
+            dx = add_to(dx, (slice(None), slice(None), rows, columns), xp.permute_dims(dcols[:, i, j], (1, 0, 2, 3)))
+    return dx
+
+
+def max_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) -> tuple[Array, PoolCache]:
+    """Max pooling: ``out[n, c, oh, ow] = max_{i, j < k} x[n, c, s*oh + i, s*ow + j]``.
+
+    Equals ``torch.nn.functional.max_pool2d(x, kernel_size, stride)`` (no
+    padding, floor mode); CS231n assignment 2, ``max_pool_forward_naive``;
+    Goodfellow, Bengio and Courville, *Deep Learning*, 9.3.
+
+    Args:
+        x: ``(N, C, H, W)`` float32/float64 (lists and integer arrays become float64).
+        kernel_size: int >= 1, the side of the square window.
+        stride: int >= 1, or ``None`` for ``kernel_size``; ``stride < kernel_size``
+            gives overlapping windows.
+
+    Returns:
+        ``(out, cache)``: ``out (N, C, OH, OW)`` in ``x``'s dtype,
+        ``OH = (H - kernel_size) // stride + 1``; the :class:`PoolCache`.
+
+    Raises:
+        TypeError: ``x`` not numeric; ``kernel_size`` or ``stride`` not an int.
+        ValueError: ``x`` not 4-D or (NumPy) not finite; ``kernel_size`` or
+            ``stride`` below 1; the window larger than the input (named ``kernel_size``).
+    """
+    x, k, s = _check(x, kernel_size, stride)
+    xp = namespace(x)
+    N, C, H, W = x.shape
+    OH, OW = output_size(H, k, s), output_size(W, k, s)
+    cols = xp.reshape(windows(x, k, k, s), (C, k * k, N, OH, OW))  # window elements on axis 1
+    argmax = xp.argmax(cols, axis=1)  # (C, N, OH, OW): the first largest, row-major
+    out = xp.permute_dims(xp.max(cols, axis=1), (1, 0, 2, 3))  # (N, C, OH, OW)
+    return out, PoolCache((N, C, H, W), k, s, argmax)
+
+
+def max_pool2d_backward(dout: Array, cache: PoolCache) -> tuple[Array]:
+    """Gradient of max pooling: ``(dx,)``, ``dx`` shaped like ``x``.
+
+    Each window's ``dout[n, c, oh, ow]`` goes to the position of its largest
+    element (``cache.argmax``) and nowhere else (the max is locally the identity
+    of that element); elements shared by overlapping windows ADD what each
+    window sends (:func:`add_windows`)::
+
+        dx[n, c, s*oh + i, s*ow + j] += dout[n, c, oh, ow] * [i*k + j == argmax[c, n, oh, ow]]
+
+    ``dout (N, C, OH, OW)``; same dtype as ``dout``.
+    """
+    xp = namespace(dout)
+    k = cache.kernel_size
+    C, N, OH, OW = cache.argmax.shape
+    per_window = xp.permute_dims(dout, (1, 0, 2, 3))[:, None]  # (C, 1, N, OH, OW)
+    is_max = xp.arange(k * k)[None, :, None, None, None] == cache.argmax[:, None]  # (C, k*k, N, OH, OW)
+    dcols = xp.where(is_max, per_window, 0.0)
+    dx = add_windows(xp.reshape(dcols, (C, k, k, N, OH, OW)), cache.x_shape, cache.stride)
+    return (dx,)
+
+
+def avg_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) -> tuple[Array, PoolCache]:
+    """Average pooling: ``out[n, c, oh, ow] = (1 / k**2) sum_{i, j < k} x[n, c, s*oh + i, s*ow + j]``.
+
+    Equals ``torch.nn.functional.avg_pool2d(x, kernel_size, stride)`` (no
+    padding, floor mode); Goodfellow, Bengio and Courville, *Deep Learning*, 9.3.
+    Arguments, returns and errors as :func:`max_pool2d_forward` (the cache has
+    ``argmax=None``).
+    """
+    x, k, s = _check(x, kernel_size, stride)
+    xp = namespace(x)
+    N, C, H, W = x.shape
+    window_sums = xp.sum(windows(x, k, k, s), axis=(1, 2))  # (C, N, OH, OW)
+    out = xp.permute_dims(window_sums, (1, 0, 2, 3)) / (k * k)
+    return out, PoolCache((N, C, H, W), k, s, None)
+
+
+def avg_pool2d_backward(dout: Array, cache: PoolCache) -> tuple[Array]:
+    """Gradient of average pooling: ``(dx,)``, ``dx`` shaped like ``x``.
+
+    Every element of a window gets ``1 / k**2`` of the window's ``dout``, and
+    shared elements add the shares of all their windows (:func:`add_windows`)::
+
+        dx[n, c, s*oh + i, s*ow + j] += dout[n, c, oh, ow] / k**2
+
+    ``dout (N, C, OH, OW)``; same dtype as ``dout``.
+    """
+    xp = namespace(dout)
+    k = cache.kernel_size
+    N, C, OH, OW = dout.shape
+    share = xp.permute_dims(dout, (1, 0, 2, 3)) / (k * k)  # (C, N, OH, OW)
+    dcols = xp.broadcast_to(share[:, None, None], (C, k, k, N, OH, OW))
+    return (add_windows(dcols, cache.x_shape, cache.stride),)
