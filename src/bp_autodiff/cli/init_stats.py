@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from bp_autodiff.cli import blas
 from bp_autodiff.cli.args import Parser, non_negative_int, positive_int, usage_error
 from bp_autodiff.cli.outputs import add_output_argument
 from bp_manual.activations import HIDDEN
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("--batch", type=positive_int, default=512, help="samples (default 512)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--init", default=DEFAULT_INITS, help=f"comma-separated schemes (default {DEFAULT_INITS})")
+    blas.add_threads_argument(p)
     add_output_argument(
         p, "--png", suffix=".png", needs="matplotlib", help="also write the figure to this .png file (needs matplotlib)"
     )
@@ -42,9 +44,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         inits = parse_inits(args.init)
     except ValueError as exc:
         usage_error(parser, "--init", str(exc))
-    results = compare(
-        inits, depth=args.depth, width=args.width, activation=args.activation, batch=args.batch, seed=args.seed
-    )
+    with blas.limited(blas.threads_for(args, (args.width,) * (args.depth + 1), args.batch)):
+        results = compare(
+            inits, depth=args.depth, width=args.width, activation=args.activation, batch=args.batch, seed=args.seed
+        )
     print(render(results))
     if args.png is not None:
         print(f"\nwrote {plot(results, args.png)}")

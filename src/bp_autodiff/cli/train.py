@@ -22,10 +22,8 @@ What it is not for: library use (call the Python API), or tuning.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import bp_manual
+from bp_autodiff.cli import blas
 from bp_autodiff.cli.args import (
     Parser,
     layer_sizes,
@@ -50,7 +49,6 @@ from bp_manual.activations import HIDDEN
 from bp_manual.initializers import INITIALIZERS, Params
 from bp_manual.optim import OPTIMIZERS, Optimizer, make_optimizer
 from bp_manual.pretrain import pretrain_layerwise
-from bp_manual.train import blas_threads
 
 #: the default learning rate of each optimiser when ``--lr`` is not given
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "adam": 3e-3}
@@ -75,27 +73,6 @@ def _fit_sizes(sizes: tuple[int, ...], ds: data.Dataset, parser: argparse.Argume
             f"{ds.n_out} outputs (e.g. --sizes {ds.n_in},64,{ds.n_out})",
         )
     return sizes
-
-
-def threads_arg(text: str) -> int | str:
-    """``--threads``: ``auto`` or an integer >= 1.
-
-    Raises:
-        argparse.ArgumentTypeError: anything else.
-    """
-    return "auto" if text == "auto" else positive_int(text)
-
-
-@contextlib.contextmanager
-def _blas_threads(threads: int | None) -> Iterator[None]:
-    """BLAS limited to ``threads`` threads inside the block (None: BLAS's own default)."""
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=threads, user_api="blas"):
-        yield
 
 
 def _bar(done: int, total: int, width: int = 20) -> str:
@@ -154,7 +131,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.optimizer in ("momentum", "nesterov"):
         kwargs["beta"] = args.momentum
     opt = make_optimizer(args.optimizer, lr, **kwargs)
-    threads = blas_threads(sizes, args.batch_size) if args.threads == "auto" else args.threads
+    threads = blas.threads_for(args, sizes, args.batch_size)
     init = args.init
     rng = np.random.default_rng(args.seed)
     params = bp_manual.init_params(spec, init, seed=rng)
@@ -169,10 +146,10 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         f"bp train: {ds.name} ({ds.X_train.shape[0]} train / {ds.X_test.shape[0]} test, {what}); "
         f"network {'-'.join(map(str, sizes))} {args.hidden}, init {init}; {opt.name} lr {lr:g}, "
         f"batch {args.batch_size}, {args.epochs} epochs, backend {args.backend}, seed {args.seed}, "
-        f"BLAS threads {threads or 'default'}{' (auto)' if args.threads == 'auto' else ''}",
+        f"{blas.describe(args, threads)}",
         file=log,
     )
-    with _blas_threads(threads):
+    with blas.limited(threads):
         return _train(args, ds, spec, params, opt, rng, metric_name)
 
 
@@ -374,13 +351,7 @@ def register(sub: argparse._SubParsersAction[Parser]) -> None:
         choices=["manual", "jax", "both"],
         help="gradients by hand, by JAX, or both in lockstep reporting their largest parameter difference",
     )
-    p.add_argument(
-        "--threads",
-        type=threads_arg,
-        default="auto",
-        help="BLAS threads for the NumPy products: N, or auto (default): 1 unless a product of the widest layer "
-        "and the batch exceeds 2**30 multiply-adds, then BLAS's default",
-    )
+    blas.add_threads_argument(p)
     add_output_argument(
         p,
         "--plot",
