@@ -169,7 +169,11 @@ def test_load_csv_with_header_infers_the_task(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("1,2,3\n4,x,6\n", "line 2: 'x' is not a number"),
+        ("1,2,3\n4,x,6\n", "line 2, column 2: 'x' is not a number"),
+        ("1,,3\n4,5,6\n", "line 1, column 2: an empty cell"),  # a first data row with a gap is no header
+        ("1,2x,3\n4,5,6\n", "line 1, column 2: '2x' is not a number"),
+        ("a,,c\n4,5,6\n", "line 1, column 2: empty cell in the header"),
+        ("a,b,c\n4,5\n", "line 2 has 2 columns, the header 3"),
         ("1,2,3\n4,5\n", "line 2 has 2 columns, the first data row 3"),
         ("a,b\n", "no data rows"),
         ("1\n2\n", "needs at least 2 columns"),

@@ -195,10 +195,13 @@ def test_cli_text_json_and_exit_status(capsys: pytest.CaptureFixture[str]) -> No
     "extra, message",
     [
         (["--sizes", "4,x"], "--sizes"),
-        (["--sizes", "4"], "argument --sizes: needs at least 2 positive integers"),
-        (["--sizes", "4,3", "--output", "softmax"], "does not go with loss"),
-        (["--sizes", "4,3", "--batch", "0"], "--batch"),
-        (["--sizes", "4,3", "--trace", "--init", "xavier"], "unknown --init"),
+        (["--sizes", "4"], "bp explain: error: --sizes: needs at least 2 positive integers"),
+        (
+            ["--sizes", "4,3", "--output", "softmax"],
+            "bp explain: error: --output: 'softmax' does not go with --loss mse",
+        ),
+        (["--sizes", "4,3", "--batch", "0"], "bp explain: error: --batch: must be an integer >= 1, got '0'"),
+        (["--sizes", "4,3", "--trace", "--init", "xavier"], "bp explain: error: --init: invalid choice: 'xavier'"),
     ],
 )
 def test_cli_refuses_bad_arguments(extra: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -211,9 +214,9 @@ def test_cli_refuses_bad_arguments(extra: list[str], message: str, capsys: pytes
 @pytest.mark.parametrize(
     ("sizes", "message"),
     [
-        ("4,x", "argument --sizes: must be comma-separated integers like 784,32,64, got '4,x'"),
-        ("4", "argument --sizes: needs at least 2 positive integers, got '4'"),
-        ("4,0,3", "argument --sizes: needs at least 2 positive integers, got '4,0,3'"),
+        ("4,x", "error: --sizes: must be comma-separated integers like 784,32,64, got '4,x'"),
+        ("4", "error: --sizes: needs at least 2 positive integers, got '4'"),
+        ("4,0,3", "error: --sizes: needs at least 2 positive integers, got '4,0,3'"),
     ],
 )
 @pytest.mark.parametrize(

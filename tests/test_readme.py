@@ -36,27 +36,27 @@ def test_quickstart_is_two_commands() -> None:
 
 
 def test_auditing_doc_shows_the_report_it_gets(capsys: pytest.CaptureFixture[str]) -> None:
-    """docs/auditing.md's worked example is what its command prints today.
+    """docs/auditing.md's worked example is, character for character, what its command prints today.
 
-    The numeric columns of passing rows are rounding-level numbers that may
-    differ in the last digits between BLAS builds, so the comparison covers
-    the localisation and the findings exactly, and each row's param, witness
-    and verdict.
+    Every cell is compared, the numeric columns included, and so are the
+    numbers the prose around it quotes. When the auditor changes what it
+    prints, ``.venv/bin/python tools/docs_examples.py`` pastes the new output.
     """
     from bp_autodiff.cli import main
 
     doc = (README.parent / "docs" / "auditing.md").read_text(encoding="utf-8")
-    example = doc.split("## A worked example", 1)[1]
-    command = re.search(r"```bash\n(bp audit .*?)\n```", example)
+    example = doc.split("## A worked example", 1)[1].split("\n## ", 1)[0]
+    command = re.search(r"```bash\n\.venv/bin/bp (audit .*?)\n```", example)
     assert command is not None
     block = example.split("<!-- report: missing_activation_derivative -->\n```text\n", 1)[1].split("```", 1)[0]
-    assert main(command.group(1).split()[1:]) == 1
+    assert main(command.group(1).split()) == 1
     text = capsys.readouterr().out
-    tail = "localisation"
-    assert block.split(tail, 1)[1].strip() == text.split(tail, 1)[1].strip()
+    assert block == text, "docs/auditing.md's worked example is stale: run tools/docs_examples.py"
 
-    def rows(t: str) -> list[tuple[str, str, str]]:
-        table = t.split("\n\n")[1].splitlines()[1:]
-        return [(r.split()[0], r.split()[2], r.split()[-1]) for r in table]
-
-    assert rows(block) == rows(text)
+    table = [line.split() for line in text.split("\n\n")[1].splitlines()[1:]]
+    failing = [row for row in table if row[-1] == "FAIL"]
+    rel = [float(row[5]) for row in failing]
+    assert f"`max rel` from {min(rel):.2f} to {max(rel):.2f}" in example
+    assert all(float(row[6]) < 1e-7 for row in table if row[2] == "jax" and row[-1] == "pass")
+    w1 = next(row for row in failing if row[0] == "W1")
+    assert f"`W1{w1[7]} {w1[8]}` is {float(w1[9]):.3f} where it should be {float(w1[10]):.3f}" in example

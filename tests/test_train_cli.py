@@ -89,10 +89,13 @@ def test_lockstep_manual_side_is_train_fit_and_jax_side_stays_close() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "--sizes", "64,32,3"], "does not fit digits: it has 64 inputs and needs 10 outputs"),
-        (["train", "--sizes", "64,x,10"], "argument --sizes: must be comma-separated integers"),
-        (["train", "--epochs", "0"], "--epochs must be >= 1"),
-        (["train", "--lr", "-1"], "lr must be finite and > 0"),
+        (
+            ["train", "--sizes", "64,32,3"],
+            "--sizes: 64,32,3 does not fit digits: it has 64 inputs and needs 10 outputs",
+        ),
+        (["train", "--sizes", "64,x,10"], "bp train: error: --sizes: must be comma-separated integers"),
+        (["train", "--epochs", "0"], "bp train: error: --epochs: must be an integer >= 1, got '0'"),
+        (["train", "--lr", "-1"], "bp train: error: --lr: must be a finite number > 0, got '-1'"),
     ],
 )
 def test_train_refuses_bad_arguments(argv: list[str], message: str, capsys) -> None:
@@ -103,15 +106,22 @@ def test_train_refuses_bad_arguments(argv: list[str], message: str, capsys) -> N
 
 
 def test_bad_files_give_a_message_and_status_2(tmp_path: Path, capsys) -> None:
-    assert main(["train", "--dataset", f"csv:{tmp_path / 'none.csv'}"]) == 2
-    assert "none.csv: no such file" in capsys.readouterr().err
+    def refused(argv: list[str]) -> str:
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        return capsys.readouterr().err
+
+    err = refused(["train", "--dataset", f"csv:{tmp_path / 'none.csv'}"])
+    assert f"bp train: error: --dataset: {tmp_path / 'none.csv'}: no such file" in err
     (tmp_path / "m.npz").write_text("not a model")
-    assert main(["predict", "--model", str(tmp_path / "m.npz"), "--input", str(tmp_path / "m.npz")]) == 2
-    assert "m.npz: not an .npz archive" in capsys.readouterr().err
+    err = refused(["predict", "--model", str(tmp_path / "m.npz"), "--input", str(tmp_path / "m.npz")])
+    assert f"bp predict: error: --model: {tmp_path / 'm.npz'}: not an .npz archive" in err
     model = bp_manual.MLP((3, 2), seed=0).save(tmp_path / "ok.npz")
     (tmp_path / "x.csv").write_text("1,2\n")
-    assert main(["predict", "--model", str(model), "--input", str(tmp_path / "x.csv")]) == 2
-    assert "the model takes 3 features per row, the file has shape (1, 2)" in capsys.readouterr().err
+    err = refused(["predict", "--model", str(model), "--input", str(tmp_path / "x.csv")])
+    assert "bp predict: error: --input: " in err
+    assert "the model takes 3 features per row, the file has shape (1, 2)" in err
 
 
 def test_fit_on_jax_gradients_tracks_fit_on_manual_ones() -> None:

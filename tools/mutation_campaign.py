@@ -103,7 +103,7 @@ def write_report(wall_s: float | None, note: str = "") -> int:
     lines = [
         "# Mutation report",
         "",
-        "Written by `python tools/mutation_campaign.py` (see `docs/testing.md`); do not edit by hand.",
+        "Written by `.venv/bin/python tools/mutation_campaign.py` (see `docs/testing.md`); do not edit by hand.",
         "",
     ]
     if note:

@@ -31,7 +31,7 @@ class BPNetwork:
 
     1. **Descent, not ascent.** The seed computes ``out_error = out - target``
        (which *is* ``dL/d out``) and then does ``w += lr * gradient``: it climbs
-       the loss (on a random 784-32-64 example the loss grows 15.4 -> 82.3 in
+       the loss (on ``bp demo``'s random 784-32-64 example it grows 35.6 -> 276.2 in
        five updates). Here ``w <- w - lr * gradient``.
     2. **``run`` uses the right matrix.** The seed multiplies the hidden output
        by ``w_in2hid`` a second time instead of ``w_hid2out``, which raises a

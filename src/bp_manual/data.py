@@ -8,13 +8,15 @@ with the inputs standardised by statistics of the training split only.
 - :func:`load_digits`, :func:`load_diabetes`: scikit-learn's bundled data (no
   download; scikit-learn is imported inside these functions only).
 - :func:`load_mnist`: the IDX format MNIST ships in, ``.gz`` or not, with the
-  magic number, the dimensions and the size checked (:mod:`bp_manual.readers`
+  magic number, the dimensions and the size checked; :func:`fetch_mnist`
+  downloads the four files once into a per-user cache, checksums verified
+  (pooch, imported inside that function only). :mod:`bp_manual.readers`
   reads IDX, CSV and ``.npz`` files; ``read_idx``, ``read_csv_rows`` and
-  ``read_npz`` are re-exported here).
+  ``read_npz`` are re-exported here.
 - :func:`load_csv`, :func:`load_npz`: numeric CSV (target in one column) and
   NumPy ``.npz`` (arrays ``X`` and ``y``, or ``X_train``/``y_train``/``X_test``/``y_test``).
 - :func:`load_dataset`: one of the above by a name such as ``"digits"``,
-  ``"mnist:DIR"``, ``"csv:FILE"`` or ``"npz:FILE"`` (the ``bp train --dataset`` syntax).
+  ``"mnist"``, ``"mnist:DIR"``, ``"csv:FILE"`` or ``"npz:FILE"`` (the ``bp train --dataset`` syntax).
 
 A file that cannot be read gets a ``ValueError`` naming the file and what is
 wrong with it.
@@ -37,8 +39,12 @@ from numpy.typing import NDArray
 from bp_manual.readers import read_csv_rows, read_idx, read_npz
 
 __all__ = [
+    "BUILT_IN_TASKS",
+    "MNIST_SHA256",
+    "MNIST_URL",
     "TASKS",
     "Dataset",
+    "fetch_mnist",
     "from_parts",
     "load_csv",
     "load_dataset",
@@ -46,6 +52,8 @@ __all__ = [
     "load_digits",
     "load_mnist",
     "load_npz",
+    "mnist_cache",
+    "read_checksums",
     "read_csv_rows",
     "read_idx",
     "read_npz",
@@ -294,6 +302,121 @@ def load_mnist(directory: str | os.PathLike[str], *, limit: int | None = None) -
     return from_parts(f"mnist:{directory}", "classification", X_tr, y_tr, X_te, y_te)
 
 
+#: where ``fetch_mnist`` downloads from unless told otherwise (PyTorch's mirror of the original files)
+MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+#: the SHA-256 of each of MNIST's four files as distributed; a download that differs is deleted
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+
+
+def read_checksums(path: str | os.PathLike[str]) -> dict[str, str]:
+    """A checksum file, one ``NAME SHA256`` pair per line (``sha256:`` before the digest allowed; ``#`` comments).
+
+    Raises:
+        ValueError: naming the file and line, for a missing file or a line that is not a name and a digest.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    sums = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = line.split("#", 1)[0].split()
+        if not parts:
+            continue
+        digest = parts[-1].removeprefix("sha256:").lower()
+        if len(parts) != 2 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"{path}: line {number}: expected a file name and its SHA-256 (64 hex digits)")
+        sums[parts[0]] = digest
+    return sums
+
+
+def mnist_cache() -> Path:
+    """Where ``fetch_mnist`` keeps the files: ``$BP_DATA_DIR/mnist``, else the per-user cache.
+
+    The per-user cache is pooch's ``os_cache("bp-reference")``, on Linux
+    ``~/.cache/bp-reference`` (``$XDG_CACHE_HOME/bp-reference`` when that is set).
+
+    Raises:
+        ImportError: pooch is not installed (needed only when ``BP_DATA_DIR`` is unset).
+    """
+    if os.environ.get("BP_DATA_DIR"):
+        return Path(os.environ["BP_DATA_DIR"]) / "mnist"
+    import pooch
+
+    return Path(pooch.os_cache("bp-reference")) / "mnist"
+
+
+def fetch_mnist(
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    base_url: str | None = None,
+    checksums: dict[str, str] | None = None,
+) -> Path:
+    """Download MNIST's four IDX files once, verify their SHA-256, and return the directory that holds them.
+
+    A file already in ``directory`` with the right checksum is not downloaded
+    again; one with another checksum is downloaded again. The download is
+    done by pooch (a temporary file, checked, then renamed), so a failed or
+    corrupt download never leaves a file behind.
+
+    Args:
+        directory: where the files go; default :func:`mnist_cache`.
+        base_url: where they come from, the four file names appended; default
+            ``$BP_MNIST_URL``, else :data:`MNIST_URL`.
+        checksums: ``{file name: sha256}``; default the file named by
+            ``$BP_MNIST_CHECKSUMS`` (:func:`read_checksums`), else
+            :data:`MNIST_SHA256`. A mirror serving other files in the same
+            format (Fashion-MNIST; the tests' own small files) needs its own.
+
+    Raises:
+        ImportError: pooch is not installed.
+        ValueError: one line, naming the file and the address: no connection
+            (offline), an HTTP error, a checksum that does not match, or a
+            directory that cannot be written.
+    """
+    import pooch
+    import requests
+
+    base_url = base_url or os.environ.get("BP_MNIST_URL") or MNIST_URL
+    if checksums is None:
+        listed = os.environ.get("BP_MNIST_CHECKSUMS")
+        checksums = read_checksums(listed) if listed else MNIST_SHA256
+    target = Path(directory) if directory is not None else mnist_cache()
+    registry = {name: f"sha256:{digest}" for name, digest in checksums.items()}
+    fetcher = pooch.create(path=target, base_url=base_url.rstrip("/") + "/", registry=registry, retry_if_failed=0)
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # no line per file: the caller says what it is doing
+    try:
+        for name in registry:
+            url = fetcher.get_url(name)
+            try:
+                fetcher.fetch(name)
+            except requests.exceptions.ConnectionError:
+                raise ValueError(
+                    f"cannot download {url}: no connection (offline?); or put MNIST's four files in a directory "
+                    "and use mnist:DIR"
+                ) from None
+            except requests.exceptions.HTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else "error"
+                raise ValueError(f"cannot download {url}: HTTP {status}") from None
+            except requests.exceptions.RequestException as exc:
+                raise ValueError(f"cannot download {url}: {type(exc).__name__}") from None
+            except ValueError as exc:  # pooch: the checksum does not match (the download is deleted)
+                raise ValueError(f"{url}: {' '.join(str(exc).split())}") from None
+            except OSError as exc:
+                raise ValueError(f"cannot write MNIST into {target}: {exc.strerror or exc}") from None
+    finally:
+        logger.setLevel(level)
+    return target
+
+
 # --- CSV and npz ------------------------------------------------------------------------------
 
 
@@ -316,13 +439,15 @@ def load_csv(
 ) -> Dataset:
     """A numeric CSV file: one sample per row, the target in column ``target`` (default: the last).
 
-    A first row that is not numeric is taken as a header and skipped. The task
-    is ``"classification"`` when the target column holds integers (at most 100
-    distinct values), else ``"regression"``, unless ``task`` says otherwise.
+    A first row in which no cell is a number is a header and skipped; any
+    other non-numeric cell is an error (:func:`bp_manual.readers.read_csv_rows`).
+    The task is ``"classification"`` when the target column holds integers (at
+    most 100 distinct values), else ``"regression"``, unless ``task`` says
+    otherwise (integer-valued regression targets need ``task="regression"``).
 
     Raises:
         ValueError: naming the file and the line, for a missing file, a
-            non-numeric cell, rows of different lengths, or fewer than 2 columns.
+            non-numeric cell (with its column), rows of different lengths, or fewer than 2 columns.
     """
     path = Path(path)
     rows = read_csv_rows(path)
@@ -372,20 +497,43 @@ def load_npz(
     raise ValueError(f"{path}: expected arrays X and y, or X_train, y_train, X_test, y_test; found {sorted(arrays)}")
 
 
-def load_dataset(name: str, *, seed: int = 0, test_size: float = 0.25) -> Dataset:
-    """A data set by name: ``digits``, ``diabetes``, ``mnist:DIR``, ``csv:FILE`` or ``npz:FILE``."""
+#: the task of each bundled data set
+BUILT_IN_TASKS = {"digits": "classification", "diabetes": "regression", "mnist": "classification"}
+
+
+def load_dataset(name: str, *, seed: int = 0, test_size: float = 0.25, task: str | None = None) -> Dataset:
+    """A data set by name: ``digits``, ``diabetes``, ``mnist`` (downloaded once, :func:`fetch_mnist`),
+    ``mnist:DIR``, ``csv:FILE`` or ``npz:FILE``.
+
+    ``task`` (``"classification"`` or ``"regression"``) says what a CSV's or
+    an npz's targets are, instead of inferring it (:func:`load_csv`); the
+    bundled data sets have their own task.
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: an unknown name or task, a task that does not fit a
+            bundled data set, or anything :func:`load_csv`, :func:`load_npz`,
+            :func:`load_mnist` or :func:`fetch_mnist` refuses.
+        ImportError: ``mnist`` without pooch installed.
+    """
     if not isinstance(name, str):
         raise TypeError(f"dataset must be a string, got {type(name).__name__}")
+    if task is not None and task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {list(TASKS)}")
+    kind, sep, where = name.partition(":")
+    if task is not None and kind in BUILT_IN_TASKS and task != BUILT_IN_TASKS[kind]:
+        raise ValueError(f"task {task!r} does not fit {kind}, a {BUILT_IN_TASKS[kind]} data set")
     if name == "digits":
         return load_digits(test_size=test_size, seed=seed)
     if name == "diabetes":
         return load_diabetes(test_size=test_size, seed=seed)
-    kind, sep, where = name.partition(":")
+    if name == "mnist":
+        return load_mnist(fetch_mnist())
     if sep and where:
         if kind == "mnist":
             return load_mnist(where)
         if kind == "csv":
-            return load_csv(where, test_size=test_size, seed=seed)
+            return load_csv(where, task=task, test_size=test_size, seed=seed)
         if kind == "npz":
-            return load_npz(where, test_size=test_size, seed=seed)
-    raise ValueError(f"unknown dataset {name!r}; expected digits, diabetes, mnist:DIR, csv:FILE or npz:FILE")
+            return load_npz(where, task=task, test_size=test_size, seed=seed)
+    raise ValueError(f"unknown dataset {name!r}; expected digits, diabetes, mnist, mnist:DIR, csv:FILE or npz:FILE")

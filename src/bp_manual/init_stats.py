@@ -212,15 +212,37 @@ def render(results: Sequence[InitStats]) -> str:
     return "\n".join(lines)
 
 
-def plot(results: Sequence[InitStats], path: str | Path) -> Path:
-    """Write the figure (PNG): std of ``A_l``, saturated fraction and std of ``delta_l`` per layer.
+def legend_labels(results: Sequence[InitStats]) -> list[str]:
+    """One legend label per scheme; a scheme whose statistics equal an earlier one's says so.
 
-    Needs matplotlib (``pip install "bp-reference[plot]"``); uses the Agg
-    backend, so no screen is needed. Returns the path written.
+    Two schemes can draw the very same weights (``seed``, ``N(0, 1/fan_out)``,
+    and ``xavier_normal``, ``N(0, 2/(fan_in + fan_out))``, on square layers,
+    from the same seed), and then the later curve hides the earlier one:
+    the label ``"seed (= xavier_normal)"`` says why only one is seen.
+    """
+    labels = []
+    for i, r in enumerate(results):
+        same = next((e for e in results[:i] if _same_statistics(e, r)), None)
+        labels.append(f"{r.init} (= {same.init})" if same is not None else r.init)
+    return labels
+
+
+def _same_statistics(a: InitStats, b: InitStats) -> bool:
+    columns = ("std_A", "saturated", "std_delta")
+    return a.depth == b.depth and all(np.array_equal(a.column(c), b.column(c)) for c in columns)
+
+
+def plot(results: Sequence[InitStats], path: str | Path) -> Path:
+    """Write the figure, a PNG at exactly ``path``: std of ``A_l``, saturated fraction and std of ``delta_l`` per layer.
+
+    Needs matplotlib (``pip install matplotlib``); uses the Agg backend, so no
+    screen is needed. Curves that coincide are drawn in varied styles and
+    named in the legend (:func:`legend_labels`). Returns the path written.
 
     Raises:
         ValueError: ``results`` is empty.
         ImportError: matplotlib is not installed (the message says how to get it).
+        OSError: ``path`` cannot be written.
     """
     if not results:
         raise ValueError("results is empty: nothing to plot")
@@ -230,10 +252,11 @@ def plot(results: Sequence[InitStats], path: str | Path) -> Path:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError('bp init-stats --png needs matplotlib: pip install "bp-reference[plot]"') from exc
+        raise ImportError("plotting needs matplotlib, which is not installed: pip install matplotlib") from exc
 
     path = Path(path)
     r0 = results[0]
+    labels = legend_labels(results)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), dpi=80)
     panels = (
         ("std_A", "forward: std of A_l", True),
@@ -241,9 +264,16 @@ def plot(results: Sequence[InitStats], path: str | Path) -> Path:
         ("std_delta", "backward: std of delta_l = dL/dZ_l", True),
     )
     for ax, (column, title, log) in zip(axes, panels, strict=True):
-        for i, r in enumerate(results):  # varied styles, so curves that coincide stay visible
-            style = dict(linestyle=("-", "--", "-.", ":")[i % 4], marker="os^vD"[i % 5], markersize=3)
-            ax.plot(range(1, r.depth + 1), r.column(column), label=r.init, **style)
+        for i, (r, label) in enumerate(zip(results, labels, strict=True)):
+            # varied styles, later curves thinner with hollow markers, so curves that coincide stay visible
+            style = dict(
+                linestyle=("-", "--", "-.", ":")[i % 4],
+                marker="os^vD"[i % 5],
+                markersize=6 - 0.8 * (i % 5),
+                linewidth=2.2 - 0.3 * (i % 5),
+                markerfacecolor="none" if i % 2 else None,
+            )
+            ax.plot(range(1, r.depth + 1), r.column(column), label=label, **style)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("hidden layer l")
         if log:
@@ -256,6 +286,6 @@ def plot(results: Sequence[InitStats], path: str | Path) -> Path:
         f"{r0.depth} layers x {r0.width} units, {r0.activation}, batch {r0.batch}, seed {r0.seed}", fontsize=10
     )
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")  # at exactly path, whatever its suffix
     plt.close(fig)
     return path

@@ -85,11 +85,20 @@ def read_idx(path: str | os.PathLike[str]) -> NDArray[Any]:
 
 
 def read_csv_rows(path: str | os.PathLike[str]) -> list[list[float]]:
-    """The numeric rows of a CSV file, all of one length; a non-numeric first row is a header and skipped.
+    """The numeric rows of a CSV file, all of one length; a header, if there is one, is skipped.
+
+    The header rule: the first non-blank line is a header when *none* of its
+    cells is a number (``x1,x2,label``); it must then name every column (no
+    empty cell), and every data row must have as many cells as it does.
+    Every other line is data, and every cell of a data row must be a number
+    (as Python's ``float`` reads it): a missing value or a typo in any data
+    row, the first one included, is an error naming its line and column,
+    never a header, so no data row is ever dropped. Blank lines are skipped.
 
     Raises:
-        ValueError: naming the file (and the line), for a missing or unreadable
-            file, a non-numeric cell, rows of different lengths, or no data rows.
+        ValueError: naming the file (and the line and column), for a missing
+            or unreadable file, a non-numeric or empty cell in a data row, a
+            header with an empty cell, rows of different lengths, or no data rows.
     """
     path = Path(path)
     try:
@@ -99,20 +108,31 @@ def read_csv_rows(path: str | os.PathLike[str]) -> list[list[float]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot be read as text ({exc})") from exc
     rows: list[list[float]] = []
+    header: list[str] | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         cells = [c.strip() for c in line.split(",")]
-        try:
-            values = [float(c) for c in cells]
-        except ValueError:
-            if not rows and number == 1:
-                continue  # a header
-            bad = next(c for c in cells if not _is_float(c))
-            raise ValueError(f"{path}: line {number}: {bad!r} is not a number") from None
-        if rows and len(values) != len(rows[0]):
-            raise ValueError(f"{path}: line {number} has {len(values)} columns, the first data row {len(rows[0])}")
-        rows.append(values)
+        numeric = [_is_float(c) for c in cells]
+        if not rows and header is None and not any(numeric):
+            if "" in cells:
+                column = cells.index("") + 1
+                raise ValueError(
+                    f"{path}: line {number}, column {column}: empty cell in the header "
+                    "(a first row with no number in it is a header, and must name every column)"
+                )
+            header = cells
+            continue
+        if not all(numeric):
+            column = numeric.index(False) + 1
+            bad = cells[column - 1]
+            what = "an empty cell" if bad == "" else f"{bad!r} is not a number"
+            raise ValueError(f"{path}: line {number}, column {column}: {what}")
+        width = len(header) if header is not None else len(rows[0]) if rows else len(cells)
+        if len(cells) != width:
+            first = "the header" if header is not None else "the first data row"
+            raise ValueError(f"{path}: line {number} has {len(cells)} columns, {first} {width}")
+        rows.append([float(c) for c in cells])
     if not rows:
         raise ValueError(f"{path}: no data rows")
     return rows

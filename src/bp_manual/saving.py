@@ -26,10 +26,13 @@ with ``numpy.savez``), or files from other libraries.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,9 +109,14 @@ def save(
     Returns:
         The path written.
 
+    The file gets the mode of the file it replaces, or that of any new
+    file (``0666`` less the umask), not the private ``0600`` of a temporary file.
+
     Raises:
         TypeError / ValueError: bad params, metadata that JSON cannot encode,
             or a non-numeric extra. Nothing is written then.
+        OSError: the file cannot be written (a missing or read-only directory,
+            ``path`` is a directory); the message names ``path``, and nothing is left behind.
     """
     check_spec(spec)
     check_params(spec, params)
@@ -136,17 +144,36 @@ def save(
     arrays["sha256"] = np.array(_digest(arrays))
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        fd, tmp = _create_temporary(path)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{path}: cannot be written ({exc.strerror})") from None
+    try:
+        with contextlib.suppress(OSError):  # replacing a file keeps its mode
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)  # type: ignore[arg-type]
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except IsADirectoryError:
+        Path(tmp).unlink(missing_ok=True)
+        raise IsADirectoryError(errno.EISDIR, f"{path}: is a directory") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """A new file next to ``path``, open for writing, with the mode ``open()`` gives (0666 less the umask)."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"no free temporary name next to {path}")
 
 
 def _text(path: Path, arrays: dict[str, NDArray[Any]], key: str) -> str:

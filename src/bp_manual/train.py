@@ -197,3 +197,29 @@ def fit(
             history.stopped_early, history.stop_reason = True, "callback"
             break
     return current, history
+
+
+#: multiply-adds of one matrix product below which one BLAS thread is faster than several
+#: (measured on 2 cores for ``X (N, n_in) @ W.T``: one thread wins up to about 8e8, two win at 4e9;
+#: docs/training.md has the numbers)
+SMALL_PRODUCT = 2**30
+
+
+def blas_threads(sizes: tuple[int, ...], batch_size: int) -> int | None:
+    """How many BLAS threads a training step of this size should use: 1, or None for BLAS's default.
+
+    A step's largest product is ``batch_size * n_in * n_out`` multiply-adds
+    for its widest layer. Below :data:`SMALL_PRODUCT` starting and joining
+    threads costs more than they save, and on a machine with other work a
+    thread that waits for a core stalls every product (batch 512 on digits:
+    0.97 s with 2 threads against 0.12 s with one, on a loaded 2-core
+    machine), so the answer is 1. This function only decides; the caller
+    applies it (``threadpoolctl.threadpool_limits``).
+
+    Raises:
+        TypeError / ValueError: ``sizes`` not positive integers, ``batch_size`` not a positive integer.
+    """
+    batch_size = positive_int("batch_size", batch_size)
+    widths = [positive_int("sizes", s) for s in sizes]
+    largest = max((widths[i] * widths[i + 1] for i in range(len(widths) - 1)), default=0)
+    return 1 if batch_size * largest < SMALL_PRODUCT else None

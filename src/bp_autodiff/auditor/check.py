@@ -15,8 +15,13 @@ What it is not for: auditing someone else's backward pass (``bp audit``).
 
 Cases whose ReLU pre-activations lie within rounding distance of the kink
 (where ``relu'(0)`` is a convention, not a derivative) are redrawn with a new
-batch up to five times, then skipped and counted as skipped (in practice: the
-``zeros`` init without biases, which puts every hidden pre-activation on the kink).
+batch up to five times, then skipped and counted as skipped. Without biases
+this happens whenever a pre-activation is exactly 0 for every batch: the
+``zeros`` init (every hidden pre-activation is 0), and narrow ReLU layers (a
+layer of one or two units that is dead on a sample passes exact zeros to the
+next layer, whose pre-activations are then 0 on the kink). A group in which
+every case was skipped checked nothing: it does not pass (``Group.ok`` is
+False, its result reads ``nothing checked``), and neither does the whole check.
 """
 
 from __future__ import annotations
@@ -60,7 +65,15 @@ class Group:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        """No case failed, and at least one was checked."""
+        return self.failed == 0 and self.cases > 0
+
+    @property
+    def verdict(self) -> str:
+        """``pass``, ``FAIL (k)`` or ``nothing checked`` (every case skipped)."""
+        if self.failed:
+            return f"FAIL ({self.failed})"
+        return "pass" if self.cases else "nothing checked"
 
 
 @dataclass
@@ -86,8 +99,14 @@ class CheckResult:
         return sum(g.failed for g in self.groups)
 
     @property
+    def unchecked(self) -> list[Group]:
+        """The groups in which every case was skipped."""
+        return [g for g in self.groups if g.cases == 0]
+
+    @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.cases > 0
+        """No case failed, and every group checked at least one case."""
+        return all(g.ok for g in self.groups) and bool(self.groups)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,7 +118,7 @@ class CheckResult:
             "dtype": self.dtype,
             "examples": self.examples,
             "seed": self.seed,
-            "groups": [{**vars(g), "ok": g.ok} for g in self.groups],
+            "groups": [{**vars(g), "ok": g.ok, "verdict": g.verdict} for g in self.groups],
         }
 
     def render(self) -> str:
@@ -126,7 +145,7 @@ class CheckResult:
                     f"{g.worst_jax_tol:.2g}",
                     f"{g.worst_fd_tol:.2g}",
                     str(g.vacuous),
-                    "pass" if g.ok else f"FAIL ({g.failed})",
+                    g.verdict,
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -134,7 +153,7 @@ class CheckResult:
         worst = max(self.groups, key=lambda g: g.worst_jax_rel)
         lines += [
             "",
-            f"{self.cases} cases ({self.skipped} skipped: ReLU pre-activations on the kink), {self.dtype}, "
+            f"{self.cases} cases checked, {self.skipped} skipped (ReLU pre-activations on the kink), {self.dtype}, "
             f"{self.seconds:.1f} s; tolerance vs JAX rtol {'1e-9' if self.dtype == 'float64' else 'derived per case'}, "
             "vs finite differences as derived in bp_autodiff.auditor.tolerance",
             f"worst relative error vs JAX {worst.worst_jax_rel:.2e} at {worst.worst_case}",
@@ -143,7 +162,16 @@ class CheckResult:
         ]
         for g in self.groups:
             lines += [f"FAIL {f}" for f in g.failures[:5]]
-        lines.append("bp check: PASS, every gradient agrees" if self.ok else f"bp check: FAIL in {self.failed} cases")
+        if self.failed:
+            lines.append(f"bp check: FAIL in {self.failed} cases")
+        elif self.unchecked:
+            names = ", ".join(f"{g.hidden} {g.pair}" for g in self.unchecked)
+            lines.append(
+                f"bp check: NOT PASSED, nothing was checked for {names} (every case skipped); "
+                "try another --seed or more --examples"
+            )
+        else:
+            lines.append("bp check: PASS, every gradient agrees")
         return "\n".join(lines)
 
 
@@ -173,7 +201,12 @@ def check(
         hidden: the hidden activations to run (keyword only; default all).
 
     Returns:
-        A :class:`CheckResult`; ``result.ok`` when no case has a finding.
+        A :class:`CheckResult`; ``result.ok`` when no case has a finding and
+        every group checked at least one case.
+
+    Raises:
+        ValueError: ``examples`` is not an integer >= 1, or an unknown hidden activation.
+        TypeError: ``dtype`` is not float32 or float64.
     """
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples must be an integer >= 1, got {examples!r}")

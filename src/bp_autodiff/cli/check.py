@@ -17,6 +17,7 @@ from typing import TextIO
 import numpy as np
 
 from bp_autodiff.auditor.check import check
+from bp_autodiff.cli.args import Parser, non_negative_int, positive_int
 from bp_manual import HIDDEN
 
 
@@ -40,7 +41,7 @@ def progress_bar(stream: TextIO) -> Callable[[int, int, str], None]:
     return show
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add ``bp check`` to the ``bp`` parser."""
     p = sub.add_parser(
         "check",
@@ -52,9 +53,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument(
-        "--examples", type=int, default=3, help="random architectures per activation and loss pair (default 3)"
+        "--examples", type=positive_int, default=3, help="random architectures per activation and loss pair (default 3)"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default float64")
     p.add_argument(
         "--hidden",
@@ -68,10 +69,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.examples < 1:
-        parser.error("--examples must be >= 1")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
     print(
         "bp check: bp_manual's gradients vs JAX and finite differences, every activation x loss x init",
         file=sys.stderr,

@@ -21,6 +21,7 @@ import numpy as np
 import bp_autodiff
 import bp_manual
 from bp_autodiff.auditor.tolerance import params_difference
+from bp_autodiff.cli.args import Parser, non_negative_int, positive_float, positive_int
 from bp_manual.seed_published import PublishedBPNetwork
 
 #: The demo's agreement bar, float64: see tests/tolerances.py for the derivation.
@@ -87,20 +88,14 @@ def _train_and_print(
             published.train(x, y)
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add ``bp demo`` to the ``bp`` parser."""
     p = sub.add_parser("demo", help="train the seed's 784-32-64 BPNetwork a few updates, checked against JAX")
-    p.add_argument("--steps", type=int, default=5, help="number of updates (default 5)")
-    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01, the seed's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for data and weights (default 0)")
+    p.add_argument("--steps", type=positive_int, default=5, help="number of updates (default 5)")
+    p.add_argument("--lr", type=positive_float, default=0.01, help="learning rate (default 0.01, the seed's)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed for data and weights (default 0)")
     p.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.steps < 1:
-        parser.error("--steps must be >= 1")
-    if not (np.isfinite(args.lr) and args.lr > 0):
-        parser.error("--lr must be finite and > 0")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
     return demo(args.steps, args.lr, args.seed)

@@ -17,14 +17,13 @@ import argparse
 import json
 from typing import Any
 
-import bp_manual
 from bp_autodiff.auditor.trace import TRACE_BATCH, trace
-from bp_autodiff.cli.args import add_spec_arguments
+from bp_autodiff.cli.args import Parser, add_spec_arguments, non_negative_int, positive_int, spec_from_args
 from bp_manual.explain import equations, render, to_dict
 from bp_manual.initializers import INITIALIZERS
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add ``bp explain`` to the ``bp`` parser."""
     p = sub.add_parser(
         "explain",
@@ -34,27 +33,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_spec_arguments(p)
     p.add_argument(
-        "--batch", type=int, default=None, help=f"batch size N (default: symbolic N; {TRACE_BATCH} for --trace)"
+        "--batch",
+        type=positive_int,
+        default=None,
+        help=f"batch size N (default: symbolic N; {TRACE_BATCH} for --trace)",
     )
     p.add_argument("--trace", action="store_true", help="run one step and compare every intermediate with JAX")
-    p.add_argument("--init", default="xavier_normal", help="init scheme for --trace (default xavier_normal)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for --trace (default 0)")
+    p.add_argument(
+        "--init",
+        choices=sorted(INITIALIZERS),
+        default="xavier_normal",
+        help="init scheme for --trace (default xavier_normal)",
+    )
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed for --trace (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--full", action="store_true", help="with --trace --json: include every array in full")
     p.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    try:
-        spec = bp_manual.NetworkSpec(args.sizes, hidden=args.hidden, output=args.output, loss=args.loss, bias=args.bias)
-    except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
-    if args.batch is not None and args.batch < 1:
-        parser.error("--batch must be >= 1")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
-    if args.init not in INITIALIZERS:
-        parser.error(f"unknown --init {args.init!r}; expected one of {sorted(INITIALIZERS)}")
+    spec = spec_from_args(args, parser)
     batch = args.batch if args.batch is not None or not args.trace else TRACE_BATCH
     eqs = equations(spec, batch)
     result = trace(spec, batch, args.init, args.seed) if args.trace else None

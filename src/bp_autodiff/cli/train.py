@@ -8,6 +8,10 @@ Progress goes to stderr, one line per epoch; the summary to stdout.
 - ``bp train``: with no arguments, a 64-64-10 ReLU network on scikit-learn's
   digits (Xavier-uniform init, Adam, lr 3e-3, batches of 64, 30 epochs: the
   defaults the estimators use, chosen in ``benchmarks/choose_defaults.py``).
+  The model is written (``--save``) before the figure (``--plot``); both
+  paths, and matplotlib for the figure, are checked before training
+  (:mod:`bp_autodiff.cli.outputs`). BLAS runs on one thread for the
+  products of ordinary batches (``--threads``, :func:`bp_manual.train.blas_threads`).
 - ``bp predict --model model.npz --input FILE``: one prediction per row of a
   CSV (features only) or an ``.npz`` holding ``X``; labels for a classifier,
   values for a regressor, to stdout.
@@ -27,11 +31,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 import bp_manual
-from bp_autodiff.cli.args import layer_sizes
+from bp_autodiff.cli import blas
+from bp_autodiff.cli.args import (
+    Parser,
+    layer_sizes,
+    momentum,
+    non_negative_float,
+    non_negative_int,
+    open_fraction,
+    positive_float,
+    positive_int,
+    usage_error,
+)
+from bp_autodiff.cli.outputs import add_output_argument, add_requirement
 from bp_manual import data, readers, saving
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import INITIALIZERS, Params
-from bp_manual.optim import OPTIMIZERS, make_optimizer
+from bp_manual.optim import OPTIMIZERS, Optimizer, make_optimizer
 from bp_manual.pretrain import pretrain_layerwise
 
 #: the default learning rate of each optimiser when ``--lr`` is not given
@@ -50,9 +66,11 @@ def _metric(task: str, out: NDArray[Any], y: NDArray[Any]) -> float:
 def _fit_sizes(sizes: tuple[int, ...], ds: data.Dataset, parser: argparse.ArgumentParser) -> tuple[int, ...]:
     """``sizes`` (already parsed by ``layer_sizes``) if its ends fit the dataset, else a usage error."""
     if sizes[0] != ds.n_in or sizes[-1] != ds.n_out:
-        parser.error(
-            f"--sizes {','.join(map(str, sizes))} does not fit {ds.name}: it has {ds.n_in} inputs and needs "
-            f"{ds.n_out} outputs (e.g. --sizes {ds.n_in},64,{ds.n_out})"
+        usage_error(
+            parser,
+            "--sizes",
+            f"{','.join(map(str, sizes))} does not fit {ds.name}: it has {ds.n_in} inputs and needs "
+            f"{ds.n_out} outputs (e.g. --sizes {ds.n_in},64,{ds.n_out})",
         )
     return sizes
 
@@ -83,49 +101,72 @@ def _plot(path: str, curves: dict[str, list[float]], metric_name: str, title: st
     ax_metric.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
 
 
 def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run ``bp train``; return the exit status."""
+    kind = args.dataset.partition(":")[0]
+    if args.task is not None and kind not in ("csv", "npz"):
+        usage_error(parser, "--task", f"only for csv:FILE and npz:FILE; {args.dataset} has its own task")
+    if args.dataset == "mnist":
+        print(f"bp train: MNIST from {data.mnist_cache()} (downloaded there once, checksums verified)", file=sys.stderr)
     try:
-        ds = data.load_dataset(args.dataset, seed=args.seed, test_size=args.test_size)
+        ds = data.load_dataset(args.dataset, seed=args.seed, test_size=args.test_size, task=args.task)
     except (ValueError, TypeError) as exc:
-        print(f"bp train: {exc}", file=sys.stderr)
-        return 2
+        usage_error(parser, "--dataset", str(exc))
     sizes = _fit_sizes(args.sizes, ds, parser) if args.sizes else (ds.n_in, 64, ds.n_out)
+    if args.pretrain_epochs > 0 and len(sizes) < 3:
+        usage_error(parser, "--pretrain-epochs", "needs at least one hidden layer in --sizes")
     classify = ds.task == "classification"
-    try:
-        spec = bp_manual.NetworkSpec(
-            sizes,
-            hidden=args.hidden,
-            output="softmax" if classify else "identity",
-            loss="cross_entropy" if classify else "mse",
-        )
-        lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
-        kwargs: dict[str, Any] = {"weight_decay": args.weight_decay}
-        if args.optimizer in ("momentum", "nesterov"):
-            kwargs["beta"] = args.momentum
-        opt = make_optimizer(args.optimizer, lr, **kwargs)
-    except (ValueError, TypeError) as exc:
-        parser.error(str(exc))
+    spec = bp_manual.NetworkSpec(
+        sizes,
+        hidden=args.hidden,
+        output="softmax" if classify else "identity",
+        loss="cross_entropy" if classify else "mse",
+    )
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    kwargs: dict[str, Any] = {"weight_decay": args.weight_decay}
+    if args.optimizer in ("momentum", "nesterov"):
+        kwargs["beta"] = args.momentum
+    opt = make_optimizer(args.optimizer, lr, **kwargs)
+    threads = blas.threads_for(args, sizes, args.batch_size)
     init = args.init
     rng = np.random.default_rng(args.seed)
     params = bp_manual.init_params(spec, init, seed=rng)
     metric_name = "accuracy" if classify else "R^2"
     log = sys.stderr
+    what = ds.task
+    if ds.classes is not None:
+        what += f", {len(ds.classes)} classes"
+    if args.task is None and kind in ("csv", "npz"):
+        what += "; inferred from the targets, --task to choose"
     print(
-        f"bp train: {ds.name} ({ds.X_train.shape[0]} train / {ds.X_test.shape[0]} test, {ds.task}); "
+        f"bp train: {ds.name} ({ds.X_train.shape[0]} train / {ds.X_test.shape[0]} test, {what}); "
         f"network {'-'.join(map(str, sizes))} {args.hidden}, init {init}; {opt.name} lr {lr:g}, "
-        f"batch {args.batch_size}, {args.epochs} epochs, backend {args.backend}, seed {args.seed}",
+        f"batch {args.batch_size}, {args.epochs} epochs, backend {args.backend}, seed {args.seed}, "
+        f"{blas.describe(args, threads)}",
         file=log,
     )
+    with blas.limited(threads):
+        return _train(args, ds, spec, params, opt, rng, metric_name)
 
+
+def _train(
+    args: argparse.Namespace,
+    ds: data.Dataset,
+    spec: bp_manual.NetworkSpec,
+    params: Params,
+    opt: Optimizer,
+    rng: np.random.Generator,
+    metric_name: str,
+) -> int:
+    """Train, print the summary, write the model and then the figure; return the exit status."""
+    log = sys.stderr
+    sizes = spec.sizes
     t0 = time.perf_counter()
     if args.pretrain_epochs > 0:
-        if spec.n_layers < 2:
-            parser.error("--pretrain-epochs needs at least one hidden layer")
         params, pre = pretrain_layerwise(
             spec, params, ds.X_train, epochs=args.pretrain_epochs, batch_size=args.batch_size, optimizer=opt, seed=rng
         )
@@ -195,15 +236,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"manual vs JAX in lockstep: largest parameter difference reached {lockstep.max_abs_diff[-1]:.3e} "
             f"(relative {lockstep.max_rel_diff[-1]:.3e}) over {len(lockstep.max_abs_diff)} epochs"
         )
-    if args.plot:
-        _plot(
-            args.plot,
-            curves,
-            metric_name,
-            f"bp train: {ds.name}, {'-'.join(map(str, sizes))} {args.hidden}, {opt.name}",
-        )
-        print(f"curves written to {args.plot}")
-    if args.save:
+    if args.save:  # the model first: a figure that fails must not lose it
         extras = {"x_mean": ds.x_mean, "x_scale": ds.x_scale}
         if ds.y_mean is not None and ds.y_scale is not None:
             extras |= {"y_mean": ds.y_mean, "y_scale": ds.y_scale}
@@ -212,6 +245,14 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             meta["classes"] = ds.classes.tolist()
         saving.save(args.save, spec, params, meta=meta, extras=extras)
         print(f"model written to {args.save}")
+    if args.plot:
+        _plot(
+            args.plot,
+            curves,
+            metric_name,
+            f"bp train: {ds.name}, {'-'.join(map(str, sizes))} {args.hidden}, {opt.name}",
+        )
+        print(f"curves written to {args.plot}")
     return 0
 
 
@@ -241,30 +282,45 @@ def predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run ``bp predict``; return the exit status."""
     try:
         model = saving.load(args.model)
+    except ValueError as exc:
+        usage_error(parser, "--model", str(exc))
+    try:
         X = _read_inputs(Path(args.input), model.spec.n_in)
     except ValueError as exc:
-        print(f"bp predict: {exc}", file=sys.stderr)
-        return 2
+        usage_error(parser, "--input", str(exc))
     if "x_mean" in model.extras:
         X = (X - model.extras["x_mean"]) / model.extras["x_scale"]
     out = bp_manual.predict(model.spec, model.params, X)
     if model.meta.get("task") == "classification":
         classes = model.meta.get("classes", list(range(model.spec.n_out)))
-        for label in np.asarray(classes)[np.argmax(out, axis=1)]:
-            print(label)
+        print("\n".join(str(label) for label in np.asarray(classes)[np.argmax(out, axis=1)]))
         return 0
     if "y_mean" in model.extras:
         out = out * model.extras["y_scale"] + model.extras["y_mean"]
-    for row in out:
-        print(",".join(f"{v:.17g}" for v in row))
+    print("\n".join(",".join(f"{v:.17g}" for v in row) for row in out))
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add ``bp train`` and ``bp predict`` to the ``bp`` parser."""
-    p = sub.add_parser("train", help="train a network on digits, diabetes, MNIST, a CSV or an npz file")
+    p = sub.add_parser(
+        "train",
+        help="train a network on digits, diabetes, MNIST, a CSV or an npz file",
+        description="Train a network with the hand-derived gradients; progress on stderr, the summary on stdout.",
+    )
     p.add_argument(
-        "--dataset", default="digits", help="digits (default), diabetes, mnist:DIR, csv:FILE (target last) or npz:FILE"
+        "--dataset",
+        default="digits",
+        help="digits (default), diabetes, mnist (downloaded once into a per-user cache), mnist:DIR "
+        "(the four IDX files), csv:FILE (target last; a first row with no number in it is a header) or npz:FILE",
+    )
+    add_requirement(p, "--dataset", "dataset", "pooch", lambda value: value == "mnist")
+    p.add_argument(
+        "--task",
+        choices=data.TASKS,
+        default=None,
+        help="for csv: and npz: data: what the targets are (default: classification when they are integers, "
+        "at most 100 distinct values, else regression)",
     )
     p.add_argument("--sizes", type=layer_sizes, help="layer widths n_in,hidden...,n_out (default n_in,64,n_out)")
     p.add_argument("--hidden", default="relu", choices=sorted(HIDDEN), help="hidden activation (default relu)")
@@ -272,41 +328,56 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--init", default="xavier_uniform", choices=sorted(INITIALIZERS), help="init scheme (default xavier_uniform)"
     )
     p.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="update rule (default adam)")
-    p.add_argument("--lr", type=float, help="learning rate (default 3e-3 for adam, 0.1 otherwise)")
-    p.add_argument("--momentum", type=float, default=0.9, help="beta of momentum/nesterov (default 0.9)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay on W (default 0)")
-    p.add_argument("--epochs", type=int, default=30, help="epochs (default 30)")
-    p.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
-    p.add_argument("--pretrain-epochs", type=int, default=0, help="auto-encoder epochs per hidden layer (default 0)")
+    p.add_argument("--lr", type=positive_float, help="learning rate (default 3e-3 for adam, 0.1 otherwise)")
+    p.add_argument("--momentum", type=momentum, default=0.9, help="beta of momentum/nesterov, in [0, 1) (default 0.9)")
+    p.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="L2 weight decay on W (default 0)")
+    p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="minibatch size (default 64)")
     p.add_argument(
-        "--test-size", type=float, default=0.25, help="held-out fraction (default 0.25; MNIST keeps its own)"
+        "--pretrain-epochs",
+        type=non_negative_int,
+        default=0,
+        help="auto-encoder epochs per hidden layer (default 0)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the init and the shuffles (default 0)")
+    p.add_argument(
+        "--test-size", type=open_fraction, default=0.25, help="held-out fraction (default 0.25; MNIST keeps its own)"
+    )
+    p.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the split, the init and the shuffles (default 0)"
+    )
     p.add_argument(
         "--backend",
         default="manual",
         choices=["manual", "jax", "both"],
         help="gradients by hand, by JAX, or both in lockstep reporting their largest parameter difference",
     )
-    p.add_argument("--plot", help="write the train/test curves to this PNG")
-    p.add_argument("--save", help="write the trained model to this .npz")
+    blas.add_threads_argument(p)
+    add_output_argument(
+        p,
+        "--plot",
+        suffix=".png",
+        needs="matplotlib",
+        help="write the train/test curves to this .png (needs matplotlib)",
+    )
+    add_output_argument(p, "--save", suffix=".npz", help="write the trained model to this .npz")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines (and no per-epoch evaluation)")
     p.set_defaults(run=_run_train)
 
-    q = sub.add_parser("predict", help="predict with a model saved by bp train --save")
+    q = sub.add_parser(
+        "predict",
+        help="predict with a model saved by bp train --save",
+        description="One prediction per input row to stdout: a label for a classifier, values for a regressor.",
+    )
     q.add_argument("--model", required=True, help="a model .npz written by bp train --save")
-    q.add_argument("--input", required=True, help="a CSV of feature rows, or an .npz holding X")
+    q.add_argument(
+        "--input",
+        required=True,
+        help="a CSV of feature rows (a first row with no number in it is a header), or an .npz holding X",
+    )
     q.set_defaults(run=predict)
 
 
 def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.pretrain_epochs < 0:
-        parser.error("--pretrain-epochs must be >= 0")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
     if args.quiet and args.plot:
-        parser.error("--plot needs the per-epoch evaluation that --quiet turns off")
+        usage_error(parser, "--plot", "needs the per-epoch evaluation that --quiet turns off")
     return train(args, parser)
