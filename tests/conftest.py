@@ -74,8 +74,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """Under pytest-xdist, a worker hands its record of worst errors to the controller."""
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
-        workeroutput["bp_worst"] = dict(WORST)
-        workeroutput["bp_counts"] = dict(COUNTS)
+        # plain Python values only: execnet cannot send NumPy scalars
+        workeroutput["bp_worst"] = {k: (float(r), float(f), str(w)) for k, (r, f, w) in WORST.items()}
+        workeroutput["bp_counts"] = {k: int(n) for k, n in COUNTS.items()}
 
 
 @pytest.hookimpl(optionalhook=True)
