@@ -40,7 +40,8 @@ def test_a_scaled_array_with_several_entries_is_still_scale() -> None:
         return loss, grads
 
     (finding,) = [f for f in bp_autodiff.audit(spec, p.params, p.X, p.Y, tripled).findings if f.param == "b2"]
-    assert finding.kind == "scale" and abs(finding.factor - 3.0) < 1e-9 and finding.layer == 2
+    assert finding.kind == "scale" and finding.factor is not None and abs(finding.factor - 3.0) < 1e-9
+    assert finding.layer == 2
 
 
 def _doubled_dW2(spec, params, X, Y):
@@ -54,5 +55,5 @@ def test_the_squared_error_hint_only_under_mse() -> None:
         spec = bp_manual.NetworkSpec((3, 4, 3), hidden="tanh", output=output, loss=loss)
         p = random_problem(spec, np.random.default_rng(1), 5, form="one_hot")
         (finding,) = [f for f in bp_autodiff.audit(spec, p.params, p.X, p.Y, _doubled_dW2).findings if f.param == "W2"]
-        assert finding.kind == "scale" and abs(finding.factor - 2.0) < 1e-9
+        assert finding.kind == "scale" and finding.factor is not None and abs(finding.factor - 2.0) < 1e-9
         assert ("squared error" in finding.detail) is hinted, finding.detail

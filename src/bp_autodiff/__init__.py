@@ -8,7 +8,8 @@ returns NumPy arrays, so the core check reads::
 
 float64 params give float64 results without touching JAX's global
 configuration (see :mod:`bp_autodiff.witness.grads`). The auditor
-(:func:`audit`, :func:`audit_step`, :func:`audit_forward`) holds someone's own
+(:func:`audit`, :func:`audit_step`, :func:`audit_forward`, and
+:func:`audit_vjp` for any backward pass in the layer contract) holds someone's own
 backward pass against JAX and finite differences and says what kind of
 mistake it resembles; :mod:`bp_autodiff.catalog` is a collection of wrong
 backward passes to practise on.
@@ -28,6 +29,7 @@ from bp_autodiff.auditor import (
     FORWARD_KINDS,
     KINDS,
     STEP_KINDS,
+    VJP_KINDS,
     AuditReport,
     Comparison,
     Finding,
@@ -35,6 +37,7 @@ from bp_autodiff.auditor import (
     audit,
     audit_forward,
     audit_step,
+    audit_vjp,
 )
 from bp_autodiff.witness import loss_and_grads, loss_grads_and_deltas, predict, sgd_step
 
@@ -44,6 +47,7 @@ __all__ = [
     "FORWARD_KINDS",
     "KINDS",
     "STEP_KINDS",
+    "VJP_KINDS",
     "AuditReport",
     "Comparison",
     "Finding",
@@ -51,6 +55,7 @@ __all__ = [
     "audit",
     "audit_forward",
     "audit_step",
+    "audit_vjp",
     "loss_and_grads",
     "loss_grads_and_deltas",
     "predict",
