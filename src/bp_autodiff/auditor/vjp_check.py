@@ -241,6 +241,13 @@ def _judge(
     noises = {
         n: noise(m.astype(np.float64), other_grads.get(n), u, unit_roundoff(other_dtype)) for n, m in manual.items()
     }
+    for n, m in manual.items():
+        half = math.sqrt(u) * float(np.max(np.abs(m.astype(np.float64)), initial=0.0))
+        if n in other_grads and noises[n] > half:
+            report.warnings.append(
+                f"{n}: its own rounding (the same function in {np.dtype(other_dtype).name}) is {noises[n]:.3g}, more "
+                "than half the digits of its largest entry: errors below that are not seen"
+            )
     jax_refs = _jax_refs(report, subject, slots, config, douts, base, e)
     fds: dict[str, FDResult] = {}
     for s in floats:
@@ -452,7 +459,7 @@ def _evidence(
 
     def probe(label: str) -> Mapping[str, Array] | None:
         if label not in cache:
-            chosen = second if label == "second" else [np.zeros_like(d) for d in douts]
+            chosen = {"again": douts, "second": second}.get(label) or [np.zeros_like(d) for d in douts]
             _, grads = run_pair(subject, slots, config, None, chosen)
             cache[label] = grads or None
         return cache[label]

@@ -9,6 +9,8 @@ tested in this order:
 
 ==========================  ==========================================================
 ``nonfinite``               NaN or inf
+``nondeterministic``        forward and backward run again on the same inputs and ``dout``
+                            give another gradient: something random drawn in backward
 ``layer_mistake`` (or the   with ``layer=``: equals what an entry of that layer's catalog
 entry's kind)               (``bp_autodiff.catalog.<family>.MISTAKES``) gives on the same cache
 ``zero``                    all zeros where the reference is not
@@ -50,7 +52,7 @@ from bp_autodiff.auditor.report import Comparison, Finding, number
 
 Array = NDArray[np.float64]
 #: ``probe(label) -> {input name: gradient}`` or None: the user's backward at ``dout`` of another kind
-#: (``"second"``: another random draw; ``"zero"``: all zeros).
+#: (``"again"``: the same ``dout``; ``"second"``: another random draw; ``"zero"``: all zeros).
 Probe = Callable[[str], Mapping[str, Array] | None]
 
 
@@ -108,6 +110,15 @@ def classify_vjp(name: str, m: Array, ev: Evidence, comparison: Comparison) -> F
     m = m.astype(np.float64)
     known = np.isfinite(r)
     scale = float(np.max(np.abs(r[known]), initial=0.0))
+    again = ev.probe("again") if ev.probe is not None else None
+    g = None if again is None else again.get(name)
+    if g is not None and g.shape == m.shape and np.any(np.abs(g - m) > _broadcast_allow(ev, name, m.shape)):
+        return _finding(
+            name,
+            "nondeterministic",
+            "forward and backward run again on the same inputs and dout give another gradient: something random "
+            "is drawn in backward (a new mask); backward must use what forward used, kept in the cache",
+        )
     found = _catalog(name, m, ev)
     if found is not None:
         return found
