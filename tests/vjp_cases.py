@@ -50,8 +50,12 @@ def layer_case(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(inputs, config)`` for ``layer`` (module docstring); ``config`` overrides the drawn settings."""
     cfg: dict[str, Any] = {}
-    size = lambda lo, hi: int(rng.integers(lo, hi + 1))  # noqa: E731
-    normal = lambda *shape: rng.standard_normal(shape).astype(dtype)  # noqa: E731
+
+    def size(lo: int, hi: int) -> int:
+        return int(rng.integers(lo, hi + 1))
+
+    def normal(*shape: int) -> np.ndarray:
+        return np.asarray(rng.standard_normal(shape), dtype=dtype)
 
     def away(*shape: int) -> np.ndarray:
         x = normal(*shape)
@@ -81,8 +85,8 @@ def layer_case(
         k = size(2, 3)
         cfg = {"kernel_size": k, "stride": size(1, k), **(config or {})}
         k = cfg["kernel_size"]
-        shape = (size(1, 2), size(1, 2), size(k, 6), size(k, 6))
-        inputs = {"x": _pool_input(shape, rng, dtype, kinks and layer == "max_pool2d")}
+        pool_shape = (size(1, 2), size(1, 2), size(k, 6), size(k, 6))
+        inputs = {"x": _pool_input(pool_shape, rng, dtype, kinks and layer == "max_pool2d")}
     elif layer in ("batch_norm", "layer_norm"):
         N, D = size(2, 5), size(1, 4)
         inputs = {"x": normal(N, D) * 2 + 1, "gamma": normal(D), "beta": normal(D)}
