@@ -30,8 +30,10 @@ are drawn from a seeded Generator in the given dtypes; integer and boolean
 inputs of a reshaped input's shape are drawn again within their given range.
 
 Each case is judged by finite differences alone (JAX compiles again for
-every new shape, one to two seconds each), with the layer's catalog still
-naming a matching mistake. A setting the forward does not accept (it raises, and so does the reference
+every new shape, one to two seconds each), first along random directions only
+(eight forward evaluations per input); a case that fails is audited again
+entry by entry, for the diagnosis, with the layer's catalog still naming a
+matching mistake. A setting the forward does not accept (it raises, and so does the reference
 if there is one) is ``skipped``; a setting where it fails is a
 :class:`~bp_autodiff.auditor.report.SweepCase` with verdict ``FAIL``, and its
 findings join the report with their ``setting``.
@@ -195,7 +197,8 @@ def run_sweep(
     keys = _layer_keys(subject.library_forward) if layer else {}
     cases = setting_cases(slots, config, keys)
     cases += [(label, s, dict(config)) for label, s in shape_cases(slots, rng)]
-    quick = Options(options.seed, options.fd_max_entries, options.directions, options.budget)
+    quick = Options(options.seed, 1, options.directions, options.budget)
+    full = Options(options.seed, options.fd_max_entries, options.directions, options.budget)
     fd_only = dataclasses.replace(subject, reference=None)
     for label, new_slots, new_config in cases:
         sub = check(fd_only, new_slots, new_config, quick)
@@ -203,6 +206,8 @@ def run_sweep(
         if refused and not _reference_runs(subject, new_slots, new_config):
             report.sweep.append(SweepCase(label, "skipped", note=refused[0].detail))
             continue
+        if sub.findings:
+            sub = check(fd_only, new_slots, new_config, full)
         kinds = tuple(dict.fromkeys(f.kind for f in sub.findings))
         note = f"{sub.findings[0].param}: {sub.findings[0].kind}" if sub.findings else ""
         report.sweep.append(SweepCase(label, "FAIL" if sub.findings else "pass", kinds, note))

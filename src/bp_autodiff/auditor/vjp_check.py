@@ -153,7 +153,7 @@ def check(subject: Subject, slots: Sequence[Slot], config: Mapping[str, Any], op
         )
         return report
     for name in changed_inputs(slots, given):
-        report.findings.append(Finding(name, "modifies_inputs", f"{subject.who} modified input {name!r} in place"))
+        report.findings.append(Finding(name, "modifies_inputs", f"forward modified input {name!r} in place"))
 
     douts = _douts(outputs, options)
     if options.dout is not None and any(d.size > 1 and np.all(d == d.reshape(-1)[0]) for d in douts):
@@ -253,7 +253,8 @@ def _judge(
     for s in floats:
         m = manual.get(s.name)
         usable = m is not None and m.shape == s.value.shape and bool(np.all(np.isfinite(m)))
-        allow_m = _allow(noises.get(s.name, 0.0), u, m if usable else None)
+        u_m = max(u, unit_roundoff(m.dtype)) if m is not None else u  # a gradient less precise than its input
+        allow_m = _allow(noises.get(s.name, 0.0), u_m, m if usable else None)
         if s.value.size <= options.fd_max_entries:
             keep = base.size * s.value.size <= MAX_COLUMNS
             fds[s.name] = elementwise(ev, s.name, base, dout, e, range(s.value.size), keep)
@@ -263,7 +264,7 @@ def _judge(
                 ev, s.name, base, dout, e, m64, allow_m, rng, options.directions, options.budget
             )
         if usable and s.name in jax_refs and m is not None:
-            _escalate(ev, s.name, base, dout, e, fds[s.name], m, jax_refs[s.name], noises[s.name], u, options.budget)
+            _escalate(ev, s.name, base, dout, e, fds[s.name], m, jax_refs[s.name], noises[s.name], u_m, options.budget)
     report.extra["forward_calls"] = float(ev.calls)
 
     refs: dict[str, Array] = {}
@@ -276,7 +277,8 @@ def _judge(
             report.comparisons.append(Comparison(s.name, "fd", tuple(s.value.shape), "missing"))
             refs[s.name], allows[s.name] = _best(fd, jax_refs.get(s.name), None, 0.0, u)
             continue
-        rows, inconclusive, ref, allow = _compare_input(s.name, m, fd, jax_refs.get(s.name), noises[s.name], u)
+        u_m = max(u, unit_roundoff(m.dtype))
+        rows, inconclusive, ref, allow = _compare_input(s.name, m, fd, jax_refs.get(s.name), noises[s.name], u_m)
         refs[s.name], allows[s.name] = ref, allow
         report.inconclusive += inconclusive
         for row in rows:
