@@ -32,7 +32,7 @@ RNG = np.random.default_rng(20261130)
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict[str, int]) -> tuple[Any, Any]:
     """A course's naive convolution: one window at a time, settings in ``conv_param``."""
     stride, pad = conv_param["stride"], conv_param["pad"]
-    N, C, H, W = x.shape
+    N, _, H, W = x.shape
     F, _, HH, WW = w.shape
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     H_out, W_out = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
@@ -225,7 +225,7 @@ def test_what_a_pair_does_wrong_becomes_a_finding() -> None:
 
     def float32_db(dout: np.ndarray, cache: Any) -> Any:
         dx, dW, db = layers.linear_backward(dout, cache)
-        return dx, dW, db.astype(np.float32)
+        return dx, dW, np.asarray(db, dtype=np.float32)
 
     def no_dW(dout: np.ndarray, cache: Any) -> Any:
         dx, _, db = layers.linear_backward(dout, cache)

@@ -193,9 +193,10 @@ def _ignores_upstream(name: str, m: Array, ev: Evidence) -> Finding | None:
     if g2 is not None and g2.shape == m.shape and np.any(m) and np.all(np.abs(g2 - m) <= allow):
         detail = "the same gradient for two different random dout: the backward does not multiply by dout"
         ones = ev.ones.get(name)
-        # From the finite-difference columns, the all-ones VJP weighs every output by 1, not by |dout_k| as the
-        # allowance does: its error (truncation h**2 |o3| / 6 ~ 6e-11 for a third derivative o3 of order 1, rounding e / h ~ 1e-10, relative) is held
-        # to sqrt(u64) = 1.5e-8 of the gradient instead, a hundred times above it; the detail is a hint.
+        # From the finite-difference columns the all-ones VJP weighs every output by 1, not by |dout_k| as the
+        # allowance does. Its error (truncation h**2 |o3| / 6 ~ 6e-11 for a third derivative o3 of order 1,
+        # rounding e / h ~ 1e-10, relative) is held to sqrt(u64) = 1.5e-8 of the gradient instead, a hundred
+        # times above it; the detail is a hint.
         loose = allow + np.sqrt(np.finfo(np.float64).eps / 2) * float(np.max(np.abs(m), initial=0.0))
         if ones is not None and ones.shape == m.shape and np.all(np.abs(ones - m) <= loose):
             detail += " (it returns the gradient for an all-ones dout, the local derivative alone)"
