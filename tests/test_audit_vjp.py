@@ -416,3 +416,19 @@ def test_max_pool_with_ties_and_near_ties_in_overlapping_windows_raises_no_findi
         None, None, {"x": x}, config=config, layer="max_pool2d", sweep=False, reference=False
     )
     assert report.ok and report.inconclusive, str(report)
+
+
+def test_an_input_at_the_edge_of_the_domain_is_inconclusive_not_a_crash() -> None:
+    """``sqrt`` at 0: the step to the left gives NaN, so that entry cannot be differenced; the others are judged."""
+
+    def sqrt_forward(x: np.ndarray) -> tuple[Any, Any]:
+        out = np.sqrt(x)
+        return out, out
+
+    def sqrt_backward(dout: np.ndarray, out: np.ndarray) -> tuple[Any]:
+        return (dout / (2 * np.where(out > 0, out, 1.0)),)
+
+    x = np.array([0.0, 0.5, 1.0, 2.0])
+    report = bp_autodiff.audit_vjp(sqrt_forward, sqrt_backward, {"x": x})
+    assert report.ok and [e.index for e in report.inconclusive] == [(0,)], str(report)
+    assert "NaN" in report.inconclusive[0].reason

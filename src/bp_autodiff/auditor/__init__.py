@@ -19,8 +19,8 @@ per step and one per entry point:
 ``step``                   entry point :func:`audit_step` (an update rule)
 ``forward``                entry point :func:`audit_forward` (predictions)
 ``vjp``                    entry point :func:`audit_vjp` (any backward pass in the layer contract), with
-                           ``vjp_contract``, ``vjp_check``, ``vjp_witness``, ``vjp_diagnosis``,
-                           ``vjp_layers`` and ``sweep``
+                           ``vjp_contract``, ``vjp_check``, ``vjp_witness``, ``vjp_jax``,
+                           ``vjp_compare``, ``vjp_diagnosis``, ``vjp_layers`` and ``sweep``
 ``check``                  the engine of ``bp check`` (the hand derivation, everywhere)
 ``lockstep``, ``trace``    the two sides run side by side (training, one step)
 =========================  =====================================================

@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 
 from bp_autodiff.auditor.report import AuditReport, SweepCase
-from bp_autodiff.auditor.vjp_check import Options, Subject, check
-from bp_autodiff.auditor.vjp_contract import Slot, fresh
+from bp_autodiff.auditor.vjp_check import check
+from bp_autodiff.auditor.vjp_contract import Options, Slot, Subject, fresh
 
 #: The values tried per setting key (module docstring).
 MENU: dict[str, tuple[Any, ...]] = {

@@ -17,8 +17,9 @@ The steps live in their own modules; this one checks the options, resolves
 - :mod:`~bp_autodiff.auditor.vjp_check`: the audit at one setting (contracts,
   comparisons, kinks, vacuity);
 - :mod:`~bp_autodiff.auditor.vjp_witness`: float64 central finite differences of
-  ``L = sum(out * dout)`` with a random non-uniform ``dout``, and JAX, with the
-  derivation of every allowance;
+  ``L = sum(out * dout)`` with a random non-uniform ``dout``, with the derivation
+  of every allowance; :mod:`~bp_autodiff.auditor.vjp_jax`: JAX's ``vjp`` of a
+  reference; :mod:`~bp_autodiff.auditor.vjp_compare`: the comparison rows;
 - :mod:`~bp_autodiff.auditor.vjp_diagnosis`: the kinds of mistake;
 - :mod:`~bp_autodiff.auditor.sweep`: the settings where backward passes go wrong;
 - :mod:`~bp_autodiff.auditor.vjp_layers`: ``layer=`` by name.
@@ -53,8 +54,8 @@ from typing import Any
 from bp_autodiff.auditor.contract import function_name
 from bp_autodiff.auditor.report import AuditReport
 from bp_autodiff.auditor.sweep import run_sweep
-from bp_autodiff.auditor.vjp_check import Options, Subject, check
-from bp_autodiff.auditor.vjp_contract import make_slots
+from bp_autodiff.auditor.vjp_check import check
+from bp_autodiff.auditor.vjp_contract import Options, Subject, make_slots
 from bp_autodiff.auditor.vjp_layers import resolve
 
 

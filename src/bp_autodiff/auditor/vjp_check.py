@@ -17,27 +17,31 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from bp_autodiff.auditor.compare import compare
-from bp_autodiff.auditor.report import AuditReport, Comparison, Finding, Inconclusive, summarise
+from bp_autodiff.auditor.report import AuditReport, Comparison, Finding, summarise
 from bp_autodiff.auditor.tolerance import FD_SAFETY, KAPPA, unit_roundoff
 from bp_autodiff.auditor.vacuity import vacuous_vjp
+from bp_autodiff.auditor.vjp_compare import best_reference, compare_input, escalate, own_allowance
 from bp_autodiff.auditor.vjp_contract import (
+    Options,
     Outputs,
     Slot,
+    Subject,
     arguments,
     as_gradient,
+    call,
     changed_inputs,
     raised,
     read_forward,
     read_grads,
+    run_pair,
 )
 from bp_autodiff.auditor.vjp_diagnosis import Evidence, classify_vjp
+from bp_autodiff.auditor.vjp_jax import jax_vjp
 from bp_autodiff.auditor.vjp_witness import (
     U32,
     U64,
@@ -46,76 +50,12 @@ from bp_autodiff.auditor.vjp_witness import (
     ForwardFailedError,
     directional,
     elementwise,
-    jax_vjp,
     noise,
 )
 
 Array = Any
 #: The most Jacobian entries kept from the finite differences for the diagnosis (float64, 32 MB).
 MAX_COLUMNS = 4_000_000
-
-
-@dataclass(frozen=True)
-class Subject:
-    """The pair under audit and what it is held to.
-
-    Attributes:
-        forward, backward: the pair; ``who``: how the report names it.
-        reference: a JAX function ``(*inputs, **config) -> out``, or None.
-        mistakes: catalog entry name -> ``LayerMistake``, run on ``library_forward``'s cache.
-        library_forward: the library layer's forward (for the catalog), or None.
-    """
-
-    forward: Callable[..., Any]
-    backward: Callable[..., Any]
-    who: str
-    reference: Callable[..., Any] | None = None
-    mistakes: Mapping[str, Any] = field(default_factory=dict)
-    library_forward: Callable[..., Any] | None = None
-
-
-@dataclass(frozen=True)
-class Options:
-    """``seed`` (``dout`` and directions), ``fd_max_entries`` (above it: directions), ``directions``,
-    ``budget`` (entries differenced when a direction fails), ``dout`` (given by the user, or None)."""
-
-    seed: int = 0
-    fd_max_entries: int = 256
-    directions: int = 2
-    budget: int = 32
-    dout: Any = None
-
-
-def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
-    try:
-        with np.errstate(all="ignore"):
-            return fn(*args, **kwargs), None
-    except Exception as exc:  # a user's function may raise anything: the caller turns it into a finding
-        return None, exc
-
-
-def run_pair(
-    subject: Subject, slots: Sequence[Slot], config: Mapping[str, Any], dtype: Any, douts: Sequence[Array]
-) -> tuple[Outputs | None, dict[str, Array]]:
-    """Forward then backward with the float inputs cast to ``dtype`` (None: as given) and ``douts`` likewise;
-    ``(outputs, gradients as float64 by input name)``, empty where the pair raised or returned nothing usable."""
-    floats = {s.name: s.value if dtype is None else s.value.astype(dtype) for s in slots if s.role == "float"}
-    result, exc = _call(subject.forward, *arguments(slots, floats), **config)
-    outputs = None if exc else read_forward(result, subject.who)[0]
-    if outputs is None:
-        return None, {}
-    dout = outputs.dout([np.asarray(d, dtype=dtype or d.dtype) for d in douts])
-    back, exc = _call(subject.backward, dout, outputs.cache)
-    if exc:
-        return outputs, {}
-    raw, _, _ = read_grads(back, slots, subject.who)
-    grads = {}
-    for s in slots:
-        if s.name in raw:
-            arr, _ = as_gradient(s, raw[s.name], subject.who)
-            if arr is not None:
-                grads[s.name] = arr.astype(np.float64)
-    return outputs, grads
 
 
 def check(subject: Subject, slots: Sequence[Slot], config: Mapping[str, Any], options: Options) -> AuditReport:
@@ -128,7 +68,7 @@ def check(subject: Subject, slots: Sequence[Slot], config: Mapping[str, Any], op
     if config:
         report.inputs["config"] = repr(dict(config))
     given = arguments(slots)
-    result, exc = _call(subject.forward, *given, **config)
+    result, exc = call(subject.forward, *given, **config)
     if exc:
         report.findings.append(raised("forward", subject.who, exc))
         return report
@@ -139,7 +79,7 @@ def check(subject: Subject, slots: Sequence[Slot], config: Mapping[str, Any], op
     if not all(np.all(np.isfinite(a)) for a in outputs.arrays):
         report.findings.append(Finding("out", "nonfinite", f"{subject.who} returned NaN or inf at the given inputs"))
         return report
-    again, _ = _call(subject.forward, *arguments(slots), **config)
+    again, _ = call(subject.forward, *arguments(slots), **config)
     second = read_forward(again, subject.who)[0] if again is not None else None
     if second is not None and not _same_outputs(outputs, second, u):
         report.findings.append(
@@ -159,7 +99,7 @@ def check(subject: Subject, slots: Sequence[Slot], config: Mapping[str, Any], op
     if options.dout is not None and any(d.size > 1 and np.all(d == d.reshape(-1)[0]) for d in douts):
         report.warnings.append("the dout given is uniform: mistakes that cancel under a constant dout stay hidden")
     dout_given = outputs.dout([d.copy() for d in douts])
-    back, exc = _call(subject.backward, dout_given, outputs.cache)
+    back, exc = call(subject.backward, dout_given, outputs.cache)
     if exc:
         report.findings.append(raised("backward", subject.who, exc))
         return report
@@ -254,7 +194,7 @@ def _judge(
         m = manual.get(s.name)
         usable = m is not None and m.shape == s.value.shape and bool(np.all(np.isfinite(m)))
         u_m = max(u, unit_roundoff(m.dtype)) if m is not None else u  # a gradient less precise than its input
-        allow_m = _allow(noises.get(s.name, 0.0), u_m, m if usable else None)
+        allow_m = own_allowance(noises.get(s.name, 0.0), u_m, m if usable else None)
         if s.value.size <= options.fd_max_entries:
             keep = base.size * s.value.size <= MAX_COLUMNS
             fds[s.name] = elementwise(ev, s.name, base, dout, e, range(s.value.size), keep)
@@ -264,7 +204,7 @@ def _judge(
                 ev, s.name, base, dout, e, m64, allow_m, rng, options.directions, options.budget
             )
         if usable and s.name in jax_refs and m is not None:
-            _escalate(ev, s.name, base, dout, e, fds[s.name], m, jax_refs[s.name], noises[s.name], u_m, options.budget)
+            escalate(ev, s.name, base, dout, e, fds[s.name], m, jax_refs[s.name], noises[s.name], u_m, options.budget)
     report.extra["forward_calls"] = float(ev.calls)
 
     refs: dict[str, Array] = {}
@@ -275,10 +215,10 @@ def _judge(
         fd = fds[s.name]
         if m is None:
             report.comparisons.append(Comparison(s.name, "fd", tuple(s.value.shape), "missing"))
-            refs[s.name], allows[s.name] = _best(fd, jax_refs.get(s.name), None, 0.0, u)
+            refs[s.name], allows[s.name] = best_reference(fd, jax_refs.get(s.name), None, 0.0, u)
             continue
         u_m = max(u, unit_roundoff(m.dtype))
-        rows, inconclusive, ref, allow = _compare_input(s.name, m, fd, jax_refs.get(s.name), noises[s.name], u_m)
+        rows, inconclusive, ref, allow = compare_input(s.name, m, fd, jax_refs.get(s.name), noises[s.name], u_m)
         refs[s.name], allows[s.name] = ref, allow
         report.inconclusive += inconclusive
         for row in rows:
@@ -299,13 +239,6 @@ def _judge(
         for name, row in failing:
             report.findings.append(classify_vjp(name, manual[name], evidence, row))
     report.warnings += summarise(report.inconclusive)
-
-
-def _allow(noise_m: float, u: float, m: Array | None) -> Array:
-    """The user's own rounding per entry: ``FD_SAFETY * noise + KAPPA u |m_i|`` (0 without a gradient)."""
-    if m is None:
-        return np.zeros(())
-    return FD_SAFETY * noise_m + KAPPA * u * np.abs(m.astype(np.float64))
 
 
 def _jax_refs(
@@ -345,99 +278,6 @@ def _jax_refs(
         )
         return {}
     return grads
-
-
-def _escalate(
-    ev: Evaluator, name: str, base: Array, dout: Array, e: float, fd: FDResult, m: Array, r: Array, nz: float, u: float,
-    budget: int,
-) -> None:  # fmt: skip
-    """Difference, one by one, the entries where the user and JAX disagree that finite differences have not seen."""
-    allow = FD_SAFETY * (nz + nz * U64 / u) + KAPPA * u * np.abs(r)
-    ratio = np.abs(m.astype(np.float64) - r) / np.where(allow > 0, allow, np.inf)
-    ratio[np.isfinite(fd.value) | fd.kinked] = 0.0
-    worst = [int(i) for i in np.argsort(-ratio.reshape(-1))[:budget] if ratio.reshape(-1)[i] > 1.0]
-    if not worst:
-        return
-    extra = elementwise(ev, name, base, dout, e, worst, keep_columns=False)
-    for attr in ("value", "error", "kinked", "left", "right", "side_error"):
-        target, source = getattr(fd, attr).reshape(-1), getattr(extra, attr).reshape(-1)
-        target[worst] = source[worst]
-
-
-def _compare_input(
-    name: str, m: Array, fd: FDResult, r: Array | None, nz: float, u: float
-) -> tuple[list[Comparison], list[Inconclusive], Array, Array]:
-    """The comparison rows of one input, its inconclusive entries, and the reference/allowance for the diagnosis."""
-    shape = tuple(fd.value.shape)
-    if m.shape != shape:
-        ref, allow = _best(fd, r, None, nz, u)
-        return [Comparison(name, "jax" if r is not None else "fd", shape, "shape")], [], ref, allow
-    if not np.all(np.isfinite(m)):
-        ref, allow = _best(fd, r, None, nz, u)
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(m))[0])
-        row = Comparison(name, "fd", shape, "nonfinite", worst_index=bad, checked=m.size)
-        return [row], [], ref, allow
-    m64 = m.astype(np.float64)
-    own = _allow(nz, u, m)
-    rows: list[Comparison] = []
-    inconclusive: list[Inconclusive] = []
-    known = fd.known
-    if np.any(known):
-        allow_fd = fd.error + own
-        index_map = [tuple(int(i) for i in idx) for idx in np.argwhere(known)]
-        row = compare(name, "fd", m64[known], fd.value[known], 0.0, allowance=allow_fd[known], index_map=index_map)
-        rows.append(dataclasses.replace(row, shape=shape))
-    elif fd.directions:
-        rows.append(_directions_row(name, shape, m64, fd, own))
-    for idx in np.argwhere(fd.kinked):
-        i = tuple(int(k) for k in idx)
-        side = None
-        for label in ("left", "right"):
-            d = float(getattr(fd, label)[i])
-            if side is None and math.isfinite(d) and abs(m64[i] - d) <= fd.side_error[i] + own[i]:
-                side = label
-        reason = "the finite-difference stencil crosses a kink or a tie: the left and right derivatives differ"
-        inconclusive.append(Inconclusive(name, i, "fd", reason, side))
-    if r is not None:
-        allow_jax = FD_SAFETY * (nz + nz * U64 / u) + KAPPA * u * np.abs(r)
-        at_kink = fd.kinked & (np.abs(m64 - r) > allow_jax)
-        for idx in np.argwhere(at_kink):
-            i = tuple(int(k) for k in idx)
-            sided = any(abs(m64[i] - float(getattr(fd, s)[i])) <= fd.side_error[i] + own[i] for s in ("left", "right"))
-            reason = "JAX and the function take different sides of a kink or a tie there"
-            inconclusive.append(Inconclusive(name, i, "jax", reason, "other" if sided else None))
-        judged = np.where(at_kink, m64, r)
-        rows.append(compare(name, "jax", m64, judged, 0.0, allowance=allow_jax))
-    ref, allow = _best(fd, r, m64, nz, u)
-    return rows, inconclusive, ref, allow
-
-
-def _directions_row(name: str, shape: tuple[int, ...], m: Array, fd: FDResult, own: Array) -> Comparison:
-    """The random directions of a large input as one row: ``|<m, w> - D|`` over ``error + sum |w_i| allow_i``."""
-    fractions, offs = [], []
-    for central, error, kinked, w in fd.directions:
-        if kinked:
-            continue
-        off = abs(float(np.sum(m * w)) - central)
-        allowed = error + float(np.sum(np.abs(w) * own))
-        offs.append(off)
-        fractions.append(off / allowed if allowed > 0 else (math.inf if off > 0 else 0.0))
-    if not fractions:
-        return Comparison(name, "fd", shape, "pass", checked=0)
-    worst = max(fractions)
-    return Comparison(
-        name, "fd", shape, "pass" if worst <= 1 else "FAIL", max_abs=max(offs), fraction=worst, checked=len(fractions)
-    )
-
-
-def _best(fd: FDResult, r: Array | None, m: Array | None, nz: float, u: float) -> tuple[Array, Array]:
-    """The diagnosis's reference and allowance: JAX's where given, else the conclusive finite differences."""
-    if r is not None:
-        allow = FD_SAFETY * (nz + nz * U64 / u) + KAPPA * u * np.abs(r)
-        return r, allow
-    ref = np.where(fd.known, fd.value, np.nan)
-    own = _allow(nz, u, m) if m is not None else KAPPA * u * np.abs(np.nan_to_num(ref))
-    return ref, np.where(fd.known, fd.error + own, np.inf)
 
 
 def _evidence(

@@ -30,6 +30,11 @@ they agree).
 A bare array counts as a tuple of one (CS231n's ``relu_backward`` returns
 ``dx``). Any other length is a ``shape`` finding on ``backward``.
 
+It also holds what one audit runs: the pair and what it is held to
+(:class:`Subject`), the options of one check (:class:`Options`), and
+:func:`run_pair`, forward then backward at a given precision and upstream
+gradient, with nothing raised.
+
 What it is not for: judging values (:mod:`bp_autodiff.auditor.vjp_witness`,
 :mod:`bp_autodiff.auditor.vjp_diagnosis`) or the network contract
 (:mod:`bp_autodiff.auditor.contract`).
@@ -39,7 +44,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -259,3 +264,66 @@ def as_gradient(slot: Slot, raw: object, who: str) -> tuple[Array | None, Findin
         detail = f"the gradient is {arr.dtype.name}, the input {slot.value.dtype.name}"
         return arr.astype(np.float64) if arr.dtype.kind != "f" else arr, Finding(slot.name, "dtype", detail)
     return arr, None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The pair under audit and what it is held to.
+
+    Attributes:
+        forward, backward: the pair; ``who``: how the report names it.
+        reference: a JAX function ``(*inputs, **config) -> out``, or None.
+        mistakes: catalog entry name -> ``LayerMistake``, run on ``library_forward``'s cache.
+        library_forward: the library layer's forward (for the catalog), or None.
+    """
+
+    forward: Callable[..., Any]
+    backward: Callable[..., Any]
+    who: str
+    reference: Callable[..., Any] | None = None
+    mistakes: Mapping[str, Any] = field(default_factory=dict)
+    library_forward: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """``seed`` (``dout`` and directions), ``fd_max_entries`` (above it: directions), ``directions``,
+    ``budget`` (entries differenced when a direction fails), ``dout`` (given by the user, or None)."""
+
+    seed: int = 0
+    fd_max_entries: int = 256
+    directions: int = 2
+    budget: int = 32
+    dout: Any = None
+
+
+def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs), None
+    except Exception as exc:  # a user's function may raise anything: the caller turns it into a finding
+        return None, exc
+
+
+def run_pair(
+    subject: Subject, slots: Sequence[Slot], config: Mapping[str, Any], dtype: Any, douts: Sequence[Array]
+) -> tuple[Outputs | None, dict[str, Array]]:
+    """Forward then backward with the float inputs cast to ``dtype`` (None: as given) and ``douts`` likewise;
+    ``(outputs, gradients as float64 by input name)``, empty where the pair raised or returned nothing usable."""
+    floats = {s.name: s.value if dtype is None else s.value.astype(dtype) for s in slots if s.role == "float"}
+    result, exc = call(subject.forward, *arguments(slots, floats), **config)
+    outputs = None if exc else read_forward(result, subject.who)[0]
+    if outputs is None:
+        return None, {}
+    dout = outputs.dout([np.asarray(d, dtype=dtype or d.dtype) for d in douts])
+    back, exc = call(subject.backward, dout, outputs.cache)
+    if exc:
+        return outputs, {}
+    raw, _, _ = read_grads(back, slots, subject.who)
+    grads = {}
+    for s in slots:
+        if s.name in raw:
+            arr, _ = as_gradient(s, raw[s.name], subject.who)
+            if arr is not None:
+                grads[s.name] = arr.astype(np.float64)
+    return outputs, grads

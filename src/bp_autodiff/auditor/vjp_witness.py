@@ -1,4 +1,4 @@
-"""The witnesses for any backward pass: float64 central finite differences, and JAX when a reference is given.
+"""The finite-difference witness for any backward pass, and the derivation of every allowance of audit_vjp.
 
 What this module is for: what the gradients of ``L(inputs) = sum_k out_k * dout_k``
 are, computed without the user's backward, for :func:`bp_autodiff.audit_vjp`,
@@ -6,7 +6,8 @@ with an error allowance per entry derived below; which entries sit where the
 function has a kink or a tie; and how much rounding the user's own arrays carry.
 
 What it is not for: deciding what a wrong array resembles
-(:mod:`bp_autodiff.auditor.vjp_diagnosis`) or calling the user's backward.
+(:mod:`bp_autodiff.auditor.vjp_diagnosis`), calling the user's backward, or JAX
+(:mod:`bp_autodiff.auditor.vjp_jax`, whose allowance is derived here too).
 
 The scalar. ``dout`` is random normal (seeded, never uniform: an all-ones
 ``dout`` makes batch norm's true ``dx`` exactly 0, and a check against 0
@@ -92,22 +93,18 @@ differences above; JAX's float64 rounding, the same noise scaled to float64).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import heapq
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from numpy.typing import NDArray
 
 from bp_autodiff.auditor.finite_differences import one_sided
 from bp_autodiff.auditor.tolerance import FD_SAFETY, FD_STEP, KAPPA, unit_roundoff
 from bp_autodiff.auditor.vjp_contract import Forward, Slot, arguments, read_forward
-from bp_autodiff.witness.jitcache import bounded_jit
 
 Array = NDArray[np.float64]
 U64 = unit_roundoff(np.float64)
@@ -226,10 +223,16 @@ def resolved(ev: Evaluator, name: str, direction: Array, h: float, base: Array, 
 def stencil(ev: Evaluator, name: str, direction: Array, h: float, base: Array, dout: Array, e: float) -> Stencil:
     """Evaluate the forward at ``x + t direction``, ``t = +-h, +-2h``, and form the estimates of ``<dL/dx, direction>``.
 
-    Raises :class:`ForwardFailedError` when the forward fails at a step.
+    Raises :class:`ForwardFailedError` when the forward fails at a step, or its output changes shape or is
+    not finite there (the entry is then inconclusive: the input sits at the edge of the function's domain).
     """
     x = ev.base[name]
-    diffs = {t: ev.outs(name, x + t * h * direction) - base for t in (1, -1, 2, -2)}
+    diffs = {}
+    for t in (1, -1, 2, -2):
+        out = ev.outs(name, x + t * h * direction)
+        if out.shape != base.shape or not np.all(np.isfinite(out)):
+            raise ForwardFailedError(f"the output changed its shape or became non-finite at a step of {t} h")
+        diffs[t] = out - base
     touched = (diffs[1] != 0) | (diffs[-1] != 0) | (diffs[2] != 0) | (diffs[-2] != 0)
     weight = np.abs(dout[touched])
     n = int(np.count_nonzero(touched))
@@ -398,95 +401,3 @@ def noise(user: Array, other: Array | None, u_user: float, u_other: float) -> fl
     if u_other > u_user:
         measured *= u_user / u_other
     return max(measured, KAPPA * u_user * magnitude)
-
-
-def freeze(value: Any) -> Any:
-    """A hashable stand-in for a setting (dicts, lists and tuples by their items); TypeError when there is none."""
-    if isinstance(value, Mapping):
-        return ("__dict__", tuple((k, freeze(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return ("__list__" if isinstance(value, list) else "__tuple__", tuple(freeze(v) for v in value))
-    if isinstance(value, np.generic):
-        return value.item()
-    hash(value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """The setting :func:`freeze` stood in for."""
-    if isinstance(value, tuple) and len(value) == 2 and value[0] in ("__dict__", "__list__", "__tuple__"):
-        if value[0] == "__dict__":
-            return {k: thaw(v) for k, v in value[1]}
-        items = [thaw(v) for v in value[1]]
-        return items if value[0] == "__list__" else tuple(items)
-    return value
-
-
-def _vjp_impl(
-    reference: Callable[..., Any],
-    layout: tuple[tuple[str, str, Any], ...],
-    config: Any,
-    floats: tuple[jax.Array, ...],
-    ints: tuple[jax.Array, ...],
-    douts: tuple[jax.Array, ...],
-) -> tuple[list[jax.Array], tuple[jax.Array, ...]]:
-    """``(float outputs, gradients)``: ``jax.vjp`` of ``reference`` at the inputs laid out by ``layout``."""
-    ints_left = iter(ints)
-    fixed = [next(ints_left) if role == "int" else (thaw(v) if role == "setting" else None) for _, role, v in layout]
-
-    def f(*xs: jax.Array) -> Any:
-        it = iter(xs)
-        args = [next(it) if role == "float" else fixed[i] for i, (_, role, _) in enumerate(layout)]
-        return reference(*args, **thaw(config))
-
-    out, pullback = jax.vjp(f, *floats)
-    pieces = list(out) if isinstance(out, tuple | list) else [out]
-    is_float = [jnp.issubdtype(jnp.asarray(p).dtype, jnp.floating) for p in pieces]
-    it = iter(douts)
-    cotangents = [
-        jnp.asarray(next(it), dtype=jnp.asarray(p).dtype) if fl else np.zeros(jnp.shape(p), dtype=jax.dtypes.float0)
-        for p, fl in zip(pieces, is_float, strict=True)
-    ]
-    cotangent = type(out)(cotangents) if isinstance(out, tuple | list) else cotangents[0]
-    return [p for p, fl in zip(pieces, is_float, strict=True) if fl], pullback(cotangent)
-
-
-#: XLA's algebraic simplifier aborts the whole process (a failed ``Check``, not an exception) on the VJP of
-#: ``lax.conv_general_dilated`` at some geometries (``x (2, 2, 1, 4)``, ``w (1, 2, 3, 2)``, stride 2, padding 1,
-#: found by the property test of the auditor, jax 0.10.2); the witness is compiled without that pass.
-COMPILER_OPTIONS = {"xla_disable_hlo_passes": "algsimp"}
-_vjp_compiled = bounded_jit(_vjp_impl, static_argnums=(0, 1, 2), compiler_options=COMPILER_OPTIONS)
-
-
-def jax_vjp(
-    reference: Callable[..., Any], slots: Sequence[Slot], config: Mapping[str, Any], douts: Sequence[Array]
-) -> tuple[list[Array], dict[str, Array]]:
-    """``(outs, grads)`` of ``reference`` by ``jax.vjp`` in float64: the float outputs and one gradient per float input.
-
-    ``reference(*inputs, **config)`` returns ``out`` as the audited forward does
-    (one array or a tuple); integer inputs and settings are passed as they are,
-    not differentiated. Runs under ``jax.enable_x64(True)`` (thread-local; float32
-    inputs widen exactly), compiled once per (reference, settings, shapes) when
-    the settings are hashable (:func:`freeze`), else traced afresh. Raises
-    whatever ``reference`` raises.
-    """
-    names = [s.name for s in slots if s.role == "float"]
-    with jax.enable_x64(True):
-        floats = tuple(jnp.asarray(s.value, dtype=jnp.float64) for s in slots if s.role == "float")
-        ints = tuple(jnp.asarray(s.value) for s in slots if s.role == "int")
-        cts = tuple(jnp.asarray(d, dtype=jnp.float64) for d in douts)
-        try:
-            layout = tuple((s.name, s.role, freeze(s.value) if s.role == "setting" else None) for s in slots)
-            frozen = freeze(dict(config))
-            hash((reference, layout, frozen))
-        except TypeError:  # an unhashable setting: traced afresh, not compiled
-            raw = tuple((s.name, s.role, s.value if s.role == "setting" else None) for s in slots)
-            once = jax.jit(
-                functools.partial(_vjp_impl, reference, raw, dict(config)), compiler_options=COMPILER_OPTIONS
-            )
-            outs, grads = once(floats, ints, cts)
-        else:
-            outs, grads = _vjp_compiled(reference, layout, frozen, floats, ints, cts)
-        return [np.asarray(o, dtype=np.float64) for o in outs], {
-            n: np.asarray(g, dtype=np.float64) for n, g in zip(names, grads, strict=True)
-        }
