@@ -432,3 +432,21 @@ def test_an_input_at_the_edge_of_the_domain_is_inconclusive_not_a_crash() -> Non
     report = bp_autodiff.audit_vjp(sqrt_forward, sqrt_backward, {"x": x})
     assert report.ok and [e.index for e in report.inconclusive] == [(0,)], str(report)
     assert "NaN" in report.inconclusive[0].reason
+
+
+def test_a_forward_with_two_outputs() -> None:
+    """``out`` a tuple: ``dout`` is a tuple of the same shapes, and ``L`` sums over both."""
+
+    def two_forward(x: np.ndarray) -> tuple[Any, Any]:
+        return (2 * x, np.sin(x).sum(axis=0)), x
+
+    def two_backward(dout: tuple[np.ndarray, np.ndarray], x: np.ndarray) -> tuple[Any]:
+        d_double, d_sum = dout
+        return (2 * d_double + np.cos(x) * d_sum,)
+
+    def forgets_the_second(dout: tuple[np.ndarray, np.ndarray], x: np.ndarray) -> tuple[Any]:
+        return (2 * dout[0],)
+
+    x = {"x": RNG.standard_normal((3, 2))}
+    assert bp_autodiff.audit_vjp(two_forward, two_backward, x).ok
+    assert [f.param for f in bp_autodiff.audit_vjp(two_forward, forgets_the_second, x).findings] == ["x"]

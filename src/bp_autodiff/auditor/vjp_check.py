@@ -320,7 +320,7 @@ def _evidence(
         probe,
         ones,
         _mistakes(subject, slots, config, outputs, douts),
-        _hints(slots, config),
+        _hints(slots, config, shapes),
     )
 
 
@@ -340,8 +340,9 @@ def _mistakes(
     return out
 
 
-def _hints(slots: Sequence[Slot], config: Mapping[str, Any]) -> dict[float, str]:
-    """Factors with a usual reason, where the setting has them: ``1 - p``, ``1 / (1 - p)``, ``k*k``, ``N``."""
+def _hints(slots: Sequence[Slot], config: Mapping[str, Any], shapes: list[tuple[int, ...]]) -> dict[float, str]:
+    """Factors with a usual reason, where the setting has them: ``1 - p``, ``1 / (1 - p)`` (a ``p``), ``k*k``
+    (a ``kernel_size``), ``N`` and ``1/N`` (a scalar output, a loss, over a first input of ``N > 1`` rows)."""
     settings: dict[str, Any] = dict(config)
     for s in slots:
         if isinstance(s.value, Mapping):
@@ -357,7 +358,7 @@ def _hints(slots: Sequence[Slot], config: Mapping[str, Any]) -> dict[float, str]
     if isinstance(k, int) and k > 1:
         hints[float(k * k)] = f"k * k = {k * k}: the 1 / k**2 of the window mean left out"
     first = next(s for s in slots if s.role == "float")
-    if first.value.ndim >= 1 and first.value.shape[0] > 1:
+    if shapes == [()] and first.value.ndim >= 1 and first.value.shape[0] > 1:
         n = first.value.shape[0]
         hints.setdefault(float(n), f"N = {n}, the batch: a sum where a mean is taken")
         hints.setdefault(1.0 / n, f"1/N with N = {n}: a mean taken twice")
