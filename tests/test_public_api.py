@@ -29,8 +29,9 @@ PUBLIC: dict[str, set[str]] = {
         "normal", "predict", "sgd", "sgd_step", "train_step", "variance_scaling",
     },
     "bp_autodiff": {
-        "AuditReport", "Comparison", "FORWARD_KINDS", "Finding", "KINDS", "Localisation", "STEP_KINDS", "audit",
-        "audit_forward", "audit_step", "loss_and_grads", "loss_grads_and_deltas", "predict", "sgd_step",
+        "AuditReport", "Comparison", "FORWARD_KINDS", "Finding", "KINDS", "Localisation", "STEP_KINDS", "VJP_KINDS",
+        "audit", "audit_forward", "audit_step", "audit_vjp", "loss_and_grads", "loss_grads_and_deltas", "predict",
+        "sgd_step",
     },
     "bp_autodiff.catalog": {
         "CATALOG", "EXAMPLES", "Entry", "Example", "W_instead_of_W_T", "audit_entry", "bias_not_summed",
@@ -40,8 +41,8 @@ PUBLIC: dict[str, set[str]] = {
         "sum_instead_of_mean", "tanh_derivative_at_A", "update_before_propagating",
     },
     "bp_autodiff.auditor": {
-        "AuditReport", "Comparison", "FORWARD_KINDS", "Finding", "KINDS", "Localisation", "STEP_KINDS", "audit",
-        "audit_forward", "audit_step",
+        "AuditReport", "Comparison", "FORWARD_KINDS", "Finding", "KINDS", "Localisation", "STEP_KINDS", "VJP_KINDS",
+        "audit", "audit_forward", "audit_step", "audit_vjp",
     },
     "bp_autodiff.witness": {"loss_and_grads", "loss_grads_and_deltas", "predict", "sgd_step"},
     "bp_autodiff.auditor.check": {"check", "CheckResult"},

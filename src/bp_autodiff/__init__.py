@@ -44,6 +44,7 @@ _LAZY = {
     "FORWARD_KINDS": "bp_autodiff.auditor",
     "KINDS": "bp_autodiff.auditor",
     "STEP_KINDS": "bp_autodiff.auditor",
+    "VJP_KINDS": "bp_autodiff.auditor",
     "AuditReport": "bp_autodiff.auditor",
     "Comparison": "bp_autodiff.auditor",
     "Finding": "bp_autodiff.auditor",
@@ -51,6 +52,7 @@ _LAZY = {
     "audit": "bp_autodiff.auditor",
     "audit_forward": "bp_autodiff.auditor",
     "audit_step": "bp_autodiff.auditor",
+    "audit_vjp": "bp_autodiff.auditor",
     "loss_and_grads": "bp_autodiff.witness",
     "loss_grads_and_deltas": "bp_autodiff.witness",
     "predict": "bp_autodiff.witness",
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
         FORWARD_KINDS,
         KINDS,
         STEP_KINDS,
+        VJP_KINDS,
         AuditReport,
         Comparison,
         Finding,
@@ -71,6 +74,7 @@ if TYPE_CHECKING:
         audit,
         audit_forward,
         audit_step,
+        audit_vjp,
     )
     from bp_autodiff.witness import loss_and_grads, loss_grads_and_deltas, predict, sgd_step
 
@@ -93,6 +97,7 @@ __all__ = [
     "FORWARD_KINDS",
     "KINDS",
     "STEP_KINDS",
+    "VJP_KINDS",
     "AuditReport",
     "Comparison",
     "Finding",
@@ -100,6 +105,7 @@ __all__ = [
     "audit",
     "audit_forward",
     "audit_step",
+    "audit_vjp",
     "loss_and_grads",
     "loss_grads_and_deltas",
     "predict",

@@ -19,6 +19,9 @@ per step and one per entry point:
 ``gradients``              entry point :func:`audit` (a network's gradients)
 ``step``                   entry point :func:`audit_step` (an update rule)
 ``forward``                entry point :func:`audit_forward` (predictions)
+``vjp``                    entry point :func:`audit_vjp` (any backward pass in the layer contract), with
+                           ``vjp_contract``, ``vjp_check``, ``vjp_witness``, ``vjp_jax``,
+                           ``vjp_compare``, ``vjp_diagnosis``, ``vjp_layers`` and ``sweep``
 ``check``                  the engine of ``bp check`` (the hand derivation, everywhere)
 ``lockstep``, ``trace``    the two sides run side by side (training, one step)
 ``adapters``               a ``jax.custom_vjp``, a ``torch.autograd.Function`` or a library
@@ -36,17 +39,20 @@ from bp_autodiff.auditor.report import (
     FORWARD_KINDS,
     KINDS,
     STEP_KINDS,
+    VJP_KINDS,
     AuditReport,
     Comparison,
     Finding,
     Localisation,
 )
 from bp_autodiff.auditor.step import StepFn, audit_step
+from bp_autodiff.auditor.vjp import audit_vjp
 
 __all__ = [
     "FORWARD_KINDS",
     "KINDS",
     "STEP_KINDS",
+    "VJP_KINDS",
     "AuditReport",
     "Comparison",
     "Finding",
@@ -57,4 +63,5 @@ __all__ = [
     "audit",
     "audit_forward",
     "audit_step",
+    "audit_vjp",
 ]

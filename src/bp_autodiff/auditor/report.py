@@ -34,6 +34,28 @@ KINDS = ("sign", "scale", "transpose", "zero", "swapped", "activation_derivative
 STEP_KINDS = (*KINDS, "ascent", "stale_weights", "lr_scale")
 #: Finding kinds for prediction functions (:func:`bp_autodiff.audit_forward`).
 FORWARD_KINDS = ("forward", "shape", "nonfinite")
+#: Finding kinds for any backward pass (:func:`bp_autodiff.audit_vjp`); ``auditor/vjp.py`` says what each means.
+VJP_KINDS = (
+    "sign",
+    "scale",
+    "transpose",
+    "zero",
+    "swapped",
+    "shape",
+    "nonfinite",
+    "ignores_upstream",
+    "unreduced",
+    "lost_accumulation",
+    "diagonal_only",
+    "layer_mistake",
+    "nondeterministic",
+    "modifies_inputs",
+    "dtype",
+    "missing",
+    "raises",
+    "forward",
+    "mismatch",
+)
 
 #: Localisation statuses: the array is right, wrong and made wrong here, or wrong only by what it was given.
 STATUSES = ("ok", "introduced", "inherited")
@@ -60,6 +82,9 @@ class Finding:
         layer: the layer ``l`` of ``param`` (layer 1 is ``params[0]``), or None.
         status: from the localisation, when the function returned deltas:
             ``"introduced"`` (the error is made here) or ``"inherited"``; else None.
+        setting: for :func:`bp_autodiff.audit_vjp`'s sweep, the settings and shapes at
+            which this was found (``"conv_param={'stride': 1, 'pad': 0}"``); None
+            for the settings given.
     """
 
     param: str
@@ -68,6 +93,7 @@ class Finding:
     factor: float | None = None
     layer: int | None = None
     status: str | None = None
+    setting: str | None = None
 
     @classmethod
     def of(cls, param: str, kind: str, detail: str, factor: float | None = None) -> Finding:
@@ -142,14 +168,33 @@ class Inconclusive:
     one_sided: str | None = None
 
 
+@dataclass(frozen=True)
+class SweepCase:
+    """One setting tried by :func:`bp_autodiff.audit_vjp`'s sweep.
+
+    Attributes:
+        setting: the settings and shapes, in words (``"conv_param={'stride': 2, 'pad': 0}"``).
+        verdict: ``"pass"``, ``"FAIL"`` or ``"skipped"`` (the forward or the reference
+            does not accept that setting).
+        kinds: the finding kinds at that setting (empty for a pass).
+        note: why it was skipped, or the first finding, in words.
+    """
+
+    setting: str
+    verdict: str
+    kinds: tuple[str, ...] = ()
+    note: str = ""
+
+
 @dataclass
 class AuditReport:
     """What an audit found. ``ok`` is True when there is no finding.
 
     Attributes:
         subject: what was audited (a function's qualified name).
-        mode: ``"gradients"``, ``"step"`` or ``"forward"``.
-        spec: the architecture; ``dtype``: ``"float64"`` or ``"float32"``; ``n_samples``: ``N``.
+        mode: ``"gradients"``, ``"step"``, ``"forward"`` or ``"vjp"``.
+        spec: the architecture (None for ``"vjp"``, which describes ``inputs`` instead);
+            ``dtype``: ``"float64"`` or ``"float32"``; ``n_samples``: ``N`` (0 for ``"vjp"``).
         rtol: the relative tolerance against JAX (:mod:`bp_autodiff.auditor.tolerance`).
         comparisons: one :class:`Comparison` per array and witness.
         findings: the :class:`Finding` list (empty when ``ok``).
@@ -158,11 +203,15 @@ class AuditReport:
             function returned deltas.
         inconclusive: the entries left out of the verdict (:class:`Inconclusive`).
         extra: mode-specific numbers (e.g. the loss before and after a step).
+        inputs: for ``"vjp"``: each input's name and what it is (``"float64 (2, 3, 8, 8)"``,
+            ``"int64 (5,) passed through"``, ``"setting {'stride': 1} passed through"``),
+            and the keyword settings as ``"config"``.
+        sweep: for ``"vjp"``: the settings tried beyond the ones given (:class:`SweepCase`).
     """
 
     subject: str
     mode: str
-    spec: NetworkSpec
+    spec: NetworkSpec | None
     dtype: str
     n_samples: int
     rtol: float
@@ -172,6 +221,8 @@ class AuditReport:
     localisation: list[Localisation] = field(default_factory=list)
     inconclusive: list[Inconclusive] = field(default_factory=list)
     extra: dict[str, float] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    sweep: list[SweepCase] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -191,17 +242,14 @@ class AuditReport:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite floats become strings)."""
         s = self.spec
+        spec = None
+        if s is not None:
+            spec = {"sizes": list(s.sizes), "hidden": s.hidden, "output": s.output, "loss": s.loss, "bias": s.bias}
         return jsonable(
             {
                 "subject": self.subject,
                 "mode": self.mode,
-                "spec": {
-                    "sizes": list(s.sizes),
-                    "hidden": s.hidden,
-                    "output": s.output,
-                    "loss": s.loss,
-                    "bias": s.bias,
-                },
+                "spec": spec,
                 "dtype": self.dtype,
                 "n_samples": self.n_samples,
                 "rtol": self.rtol,
@@ -212,6 +260,8 @@ class AuditReport:
                 "inconclusive": [asdict(e) for e in self.inconclusive],
                 "comparisons": [asdict(c) for c in self.comparisons],
                 "extra": dict(self.extra),
+                "inputs": dict(self.inputs),
+                "sweep": [asdict(c) for c in self.sweep],
             }
         )
 
@@ -222,11 +272,14 @@ class AuditReport:
     def render(self) -> str:
         """The report as a text table with findings, localisation and warnings."""
         s = self.spec
-        lines = [
-            f"audit of {self.subject} ({self.mode})",
-            f"network {s.sizes}, hidden {s.hidden}, output {s.output} + loss {s.loss}, "
-            f"bias {s.bias}, N = {self.n_samples}, {self.dtype}; rtol vs JAX {self.rtol:.2g}",
-        ]
+        lines = [f"audit of {self.subject} ({self.mode})"]
+        if s is not None:
+            lines.append(
+                f"network {s.sizes}, hidden {s.hidden}, output {s.output} + loss {s.loss}, "
+                f"bias {s.bias}, N = {self.n_samples}, {self.dtype}; rtol vs JAX {self.rtol:.2g}"
+            )
+        else:
+            lines.append("inputs: " + "; ".join(f"{k} {v}" for k, v in self.inputs.items()))
         if self.mode == "step":
             lines.append("manual = the gradient the step implies, (p - new) / lr; reference = JAX's gradient")
         lines.append("")
@@ -236,10 +289,17 @@ class AuditReport:
             lines += [f"  {e.where:<8} {e.status:<10} {e.detail}" for e in self.localisation]
         if self.extra:
             lines += ["", "  ".join(f"{k} = {v:.6g}" for k, v in self.extra.items())]
+        if self.sweep:
+            failed = sum(c.verdict == "FAIL" for c in self.sweep)
+            lines += ["", f"settings swept: {len(self.sweep)}, failing: {failed}"]
+            lines += [f"  {c.verdict:<8} {c.setting}" + (f": {c.note}" if c.note else "") for c in self.sweep]
         if self.warnings:
             lines += ["", "warnings:"] + [f"  - {w}" for w in self.warnings]
         lines += ["", f"findings: {len(self.findings)}" if self.findings else "findings: none (ok)"]
-        lines += [f"  {f.param:<8} {f.kind:<22} {f.detail}" for f in self.findings]
+        lines += [
+            f"  {f.param:<8} {f.kind:<22} " + (f"at {f.setting}: " if f.setting else "") + f.detail
+            for f in self.findings
+        ]
         return "\n".join(lines)
 
     def __str__(self) -> str:

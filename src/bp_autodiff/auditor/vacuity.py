@@ -6,6 +6,12 @@ becomes the verdict ``vacuous``, with a warning; hidden units that are dead or
 saturated on every sample (``|f'(Z)| <= sqrt(u)``) are named in a warning:
 their rows of ``W_l``, ``b_l`` are zero on both sides and test nothing.
 
+For :func:`bp_autodiff.audit_vjp`, :func:`vacuous_vjp`: a gradient whose
+reference lies within the comparison's own allowance of zero, with the
+function's value there too, could not have failed as the zero gradient
+(``sum(softmax(x))``, whose gradient is 0; batch norm's ``dx`` under an all-ones
+``dout``).
+
 What it is not for: failures (a vacuous comparison is one that passed).
 """
 
@@ -77,3 +83,18 @@ def _flat_units(spec: NetworkSpec, cache: Cache, root_u: float) -> list[str]:
                 + " are zero on both sides and test nothing"
             )
     return warnings
+
+
+def vacuous_vjp(name: str, reference: Array, manual: Array, allowance: Array) -> str | None:
+    """A warning when both ``reference`` and ``manual`` lie within ``allowance`` of zero on every entry
+    the reference knows (NaN entries are unknown), else None: zero itself would have passed."""
+    known = np.isfinite(reference)
+    if manual.shape != reference.shape or not np.any(known):
+        return None
+    r, m, a = np.abs(reference[known]), np.abs(manual.astype(np.float64)[known]), allowance[known]
+    if np.all(r <= a) and np.all(m <= a):
+        return (
+            f"{name}: passed only because the reference gradient is (almost) zero (max |g| = "
+            f"{float(np.max(r, initial=0.0)):.3g}, within the allowance of 0): the check could not fail"
+        )
+    return None

@@ -33,12 +33,16 @@ def _signature(args: tuple[Any, ...], static_argnums: tuple[int, ...]) -> Hashab
 
 
 class bounded_jit:  # noqa: N801 (used like the function jax.jit)
-    """``jax.jit(fun, static_argnums=...)`` that clears its cache after ``max_compiled`` signatures."""
+    """``jax.jit(fun, static_argnums=..., **jit_options)`` that clears its cache after ``max_compiled`` signatures."""
 
     def __init__(
-        self, fun: Callable[..., Any], static_argnums: tuple[int, ...] = (), max_compiled: int = MAX_COMPILED
+        self,
+        fun: Callable[..., Any],
+        static_argnums: tuple[int, ...] = (),
+        max_compiled: int = MAX_COMPILED,
+        **jit_options: Any,
     ) -> None:
-        self._jitted = jax.jit(fun, static_argnums=static_argnums)
+        self._jitted = jax.jit(fun, static_argnums=static_argnums, **jit_options)
         self._static_argnums = static_argnums
         self._seen: set[Hashable] = set()
         self.max_compiled = max_compiled
