@@ -57,3 +57,24 @@ def test_the_squared_error_hint_only_under_mse() -> None:
         (finding,) = [f for f in bp_autodiff.audit(spec, p.params, p.X, p.Y, _doubled_dW2).findings if f.param == "W2"]
         assert finding.kind == "scale" and finding.factor is not None and abs(finding.factor - 2.0) < 1e-9
         assert ("squared error" in finding.detail) is hinted, finding.detail
+
+
+def test_a_saturated_float32_softmax_is_judged_by_its_terms_against_finite_differences() -> None:
+    """``Y_hat - Y`` of a nearly saturated softmax (loss about 5e-5) is computed from ``Y_hat`` near 1 in
+    float32, off by about ``u |Y_hat|``: far more than ``u`` of its own size. The finite-difference witness
+    (float64) sees the true value; the allowance for the float32 function's own rounding must follow the
+    size of the terms (``T``), as the JAX comparison does. Found by hypothesis (W3 at 1.4 x an allowance
+    sized by the array)."""
+    spec = bp_manual.NetworkSpec((2, 5, 11, 2), hidden="identity", output="softmax", loss="cross_entropy", bias=False)
+    flagged = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        params = bp_manual.init_params(spec, "he_normal", rng, np.float32)
+        X = rng.normal(0.0, 3.0, (1, 2)).astype(np.float32)
+        Z = X.astype(np.float64)
+        for layer in params:
+            Z = Z @ layer["W"].T.astype(np.float64)
+        Y = np.array([int(np.argmax(Z[0]))])  # the label the network already predicts: a saturated softmax
+        report = bp_autodiff.audit(spec, params, X, Y, bp_manual.loss_grads_and_deltas, fd_max_entries=16)
+        flagged += not report.ok
+    assert flagged == 0

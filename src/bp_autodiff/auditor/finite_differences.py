@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from bp_autodiff.auditor.compare import compare
 from bp_autodiff.auditor.contract import param_names
 from bp_autodiff.auditor.report import Comparison, Inconclusive
-from bp_autodiff.auditor.tolerance import FD_SAFETY, FD_STEP, fd_rounding
+from bp_autodiff.auditor.tolerance import FD_SAFETY, FD_STEP, allowance, fd_rounding
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import ParamsLike
 from bp_manual.network import forward_prepared, loss_from_cache
@@ -72,6 +72,7 @@ def fd_witness(
     rtol: float,
     max_entries: int,
     rng: np.random.Generator,
+    scales: Mapping[str, float] | None = None,
 ) -> tuple[list[Comparison], list[Inconclusive]]:
     """Float64 central differences at ``h`` and ``2h`` for up to ``max_entries`` entries per array.
 
@@ -91,9 +92,17 @@ def fd_witness(
         spec, params, X, Y: the problem, ``X (N, n_in)`` and ``Y (N, n_out)`` prepared.
         manual: the function's gradients by name (``"W1"``...); a missing one is reported ``missing``.
         jax_refs: JAX's gradients by name (to choose the entries to check).
-        rtol: the gradient tolerance, added to the difference quotient's own allowance.
+        rtol: the gradient tolerance: the function's own rounding, added to the
+            difference quotient's allowance as ``rtol * (max(S, max|D|) + |D_i|)``
+            with ``S`` the larger of the whole array's largest JAX entry and its
+            term size ``T`` (``scales``, :func:`~bp_autodiff.auditor.tolerance.term_scales`).
+            A float32 gradient carries the rounding of its terms, not of its own
+            size: a nearly saturated softmax has ``Y_hat - Y`` of ``4.6e-5``
+            computed from ``Y_hat`` near 1, off by ``u |Y_hat|`` (hypothesis found
+            such a case, ``W3`` 1.4 times a size-based allowance).
         max_entries: entries per array at most (four loss evaluations each).
         rng: for the sample of entries.
+        scales: the term size ``T`` of each array by name (default: none, the array's norm).
 
     Returns:
         One :class:`Comparison` (witness ``"fd"``) per parameter, over its
@@ -175,9 +184,8 @@ def fd_witness(
             out.append(Comparison(name, "fd", tuple(arr.shape), "pass", 0.0, 0.0, 0.0, checked=0))
             continue
         fd_values = np.array(estimate)
-        allowed = FD_SAFETY * (np.array(truncation) + np.array(rounding)) + rtol * (
-            float(np.max(np.abs(fd_values), initial=0.0)) + np.abs(fd_values)
-        )
+        size = max(float(np.max(np.abs(jax_refs[name]), initial=0.0)), (scales or {}).get(name, 0.0))
+        allowed = FD_SAFETY * (np.array(truncation) + np.array(rounding)) + allowance(fd_values, rtol, size)
         idx = np.array([k for k, _ in keep])
         index_map = [index for _, index in keep]
         row = compare(name, "fd", m_flat[idx], fd_values, rtol, allowance=allowed, index_map=index_map)

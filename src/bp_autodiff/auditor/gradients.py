@@ -205,7 +205,7 @@ def audit(
     fd: list[Comparison] = []
     if finite_differences:
         rng = np.random.default_rng(seed)
-        fd, inconclusive = fd_witness(spec, params, X_, Y_, manual, refs, rtol, fd_max_entries, rng)
+        fd, inconclusive = fd_witness(spec, params, X_, Y_, manual, refs, rtol, fd_max_entries, rng, scales)
         report.inconclusive += inconclusive
         jax_verdict = {c.param: c.verdict for c in comparisons}
         for c in fd:
