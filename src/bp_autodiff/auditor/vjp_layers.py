@@ -9,8 +9,8 @@ the entries whose ``layer`` is that name: the dictionary of ``layer_mistake``).
 Layering. The catalog imports the auditor (``docs/architecture.md``), so this
 module reads a catalog module only when a layer is asked for, by name
 (``importlib``), never at import time; the catalog stays data to the auditor.
-(``bp_autodiff.auditor.adapters.from_layer`` resolves the pair and the twin too;
-the two are to be merged.)
+The pair and the twin come from :func:`bp_autodiff.auditor.adapters.from_layer`
+(one table of the library's layers, ``adapters.LAYER_INPUTS``).
 
 What it is not for: layers outside the library, or chains of layers.
 """
@@ -22,20 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The layer families: ``bp_manual.layers.<family>``, ``bp_autodiff.witness.layers.<family>``,
-#: ``bp_autodiff.catalog.<family>``.
-FAMILIES = (
-    "activations",
-    "attention",
-    "conv",
-    "dropout",
-    "embedding",
-    "linear",
-    "norm",
-    "pool",
-    "recurrent",
-    "softmax",
-)
+from bp_autodiff.auditor.adapters import LAYER_INPUTS, from_layer
 
 
 @dataclass(frozen=True)
@@ -59,17 +46,12 @@ class LibraryLayer:
 
 def layer_names() -> list[str]:
     """Every layer name of the library, sorted (``["attention", "avg_pool2d", ...]``)."""
-    names = []
-    for family in FAMILIES:
-        module = importlib.import_module(f"bp_manual.layers.{family}")
-        twins = importlib.import_module(f"bp_autodiff.witness.layers.{family}")
-        pairs = [n.removesuffix("_forward") for n in dir(module) if n.endswith("_forward")]
-        names += [n for n in pairs if hasattr(module, f"{n}_backward") and hasattr(twins, n)]
-    return sorted(names)
+    return sorted(LAYER_INPUTS)
 
 
 def resolve(name: object) -> LibraryLayer:
-    """The library layer called ``name``.
+    """The library layer called ``name``: the pair and the twin from
+    :func:`bp_autodiff.auditor.adapters.from_layer`, the mistakes from its family's catalog.
 
     Raises:
         TypeError: ``name`` is not a string.
@@ -77,14 +59,10 @@ def resolve(name: object) -> LibraryLayer:
     """
     if not isinstance(name, str):
         raise TypeError(f"layer must be a layer name (a string), got {type(name).__name__}")
-    for family in FAMILIES:
-        manual = importlib.import_module(f"bp_manual.layers.{family}")
-        twins = importlib.import_module(f"bp_autodiff.witness.layers.{family}")
-        forward = getattr(manual, f"{name}_forward", None)
-        if forward is None or not hasattr(manual, f"{name}_backward") or not hasattr(twins, name):
-            continue
-        twin = getattr(twins, name)
-        catalog = importlib.import_module(f"bp_autodiff.catalog.{family}")
-        mistakes = {k: v for k, v in getattr(catalog, "MISTAKES", {}).items() if v.layer == name}
-        return LibraryLayer(name, family, forward, getattr(manual, f"{name}_backward"), twin, mistakes)
-    raise ValueError(f"unknown layer {name!r}; expected one of {layer_names()}")
+    if name not in LAYER_INPUTS:
+        raise ValueError(f"unknown layer {name!r}; expected one of {layer_names()}")
+    family = LAYER_INPUTS[name].family
+    pair = from_layer(name)
+    catalog = importlib.import_module(f"bp_autodiff.catalog.{family}")
+    mistakes = {k: v for k, v in getattr(catalog, "MISTAKES", {}).items() if v.layer == name}
+    return LibraryLayer(name, family, pair.forward, pair.backward, pair.reference, mistakes)
