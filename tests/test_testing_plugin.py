@@ -24,8 +24,8 @@ from bp_autodiff import testing
 DOC = Path(__file__).resolve().parents[1] / "docs" / "testing-your-suite.md"
 
 
-def _example() -> str:
-    blocks = re.findall(r"```python\n(# file: test_my_backprop.py\n.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+def _example(name: str = "test_my_backprop.py") -> str:
+    blocks = re.findall(rf"```python\n(# file: {name}\n.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
     assert len(blocks) == 1
     return blocks[0]
 
@@ -77,6 +77,26 @@ def test_the_report_is_one_document_under_xdist(tmp_path: Path) -> None:
     result = _run(tmp_path, "-n", "2", "--bp-report", "audits.json")
     _check_outcome(result)
     _check_report(tmp_path / "audits.json", xdist=True)
+
+
+def test_an_outside_suite_audits_its_own_layer(tmp_path: Path) -> None:
+    (tmp_path / "test_my_layer.py").write_text(_example("test_my_layer.py"), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "HYPOTHESIS_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_my_layer.py", "--bp-report", "r.json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 1 and "1 failed, 1 passed" in out, out
+    assert re.search(r"x\s+ignores_upstream\s+the same gradient for two different random dout", out), out
+    audits = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["audits"]
+    assert {a["verdict"] for a in audits if a["test"].endswith("test_my_layer")} == {"pass"}
+    (broken,) = [a for a in audits if a["test"].endswith("test_my_broken_layer")]
+    assert {f["kind"] for f in broken["findings"]} == {"ignores_upstream"} and broken["mode"] == "vjp"
 
 
 def test_a_report_into_a_missing_directory_is_refused_before_any_test(tmp_path: Path) -> None:

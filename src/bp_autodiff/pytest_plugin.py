@@ -4,8 +4,9 @@ What this module is for: registered through the ``pytest11`` entry point when
 the package is installed, so any test suite gets
 
 - the fixture ``bp_audit``: ``bp_audit.gradients(grad_fn, spec, params, X, Y)``
-  audits and asserts as :func:`bp_autodiff.testing.assert_gradients` does
-  (the failure message is the audit report);
+  and ``bp_audit.vjp(forward, backward, inputs, **options)`` audit and assert
+  as :func:`bp_autodiff.testing.assert_gradients` and
+  :func:`bp_autodiff.testing.assert_vjp` do (the failure message is the audit report);
 - the option ``--bp-report PATH``: one JSON document for the whole session
   with every audit made through ``bp_autodiff.testing`` or the fixture (the
   test, the subject, the verdict, the findings, the worst errors), in the
@@ -126,6 +127,12 @@ class Auditor:
         from bp_autodiff.testing import assert_gradients
 
         return assert_gradients(grad_fn, spec, params, X, Y, **options)
+
+    def vjp(self, forward: Callable[..., Any], backward: Callable[..., Any], inputs: Any, **options: Any) -> Any:
+        """:func:`bp_autodiff.testing.assert_vjp`: audit, record, raise ``AssertionError`` with the report."""
+        from bp_autodiff.testing import assert_vjp
+
+        return assert_vjp(forward, backward, inputs, **options)
 
 
 @pytest.fixture

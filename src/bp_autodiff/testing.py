@@ -3,10 +3,13 @@
 What this module is for: putting this project's checks into someone else's
 tests in one line, under pytest or plain ``unittest``::
 
-    from bp_autodiff.testing import assert_gradients
+    from bp_autodiff.testing import assert_gradients, assert_vjp
 
     def test_my_backprop():
         assert_gradients(my_loss_and_grads, spec, params, X, Y)
+
+    def test_my_layer():
+        assert_vjp(my_forward, my_backward, {"x": x, "w": w}, layer="conv2d")
 
 On failure the ``AssertionError``'s message is the audit report: each wrong
 array, what its mistake resembles (``sign``, ``scale`` with its factor,
@@ -28,6 +31,7 @@ from typing import Any
 
 from bp_autodiff.auditor.gradients import GradFn, audit
 from bp_autodiff.auditor.report import AuditReport
+from bp_autodiff.auditor.vjp import audit_vjp
 from bp_manual.initializers import ParamsLike
 from bp_manual.spec import NetworkSpec
 
@@ -81,3 +85,27 @@ def assert_gradients(
         TypeError / ValueError: ``spec``, ``params``, ``X``, ``Y`` or an option do not fit.
     """
     return check(audit(spec, params, X, Y, grad_fn, **options))
+
+
+def assert_vjp(
+    forward: Callable[..., Any] | None, backward: Callable[..., Any] | None, inputs: Any, **options: Any
+) -> AuditReport:
+    """Assert that ``backward`` is the vector-Jacobian product of ``forward``, as :func:`bp_autodiff.audit_vjp` judges.
+
+    Args:
+        forward: ``forward(*inputs, **config) -> (out, cache)`` (the layer contract).
+        backward: ``backward(dout, cache) -> tuple`` with one gradient per input.
+        inputs: a mapping name -> value (or a sequence, named ``x0, x1, ...``).
+        **options: passed to :func:`bp_autodiff.audit_vjp` (``config``, ``reference``,
+            ``layer``, ``sweep``, ``dout``, ``seed``, ...).
+
+    Returns:
+        The report when it is ok.
+
+    Raises:
+        AssertionError: the audit found something; the message is the report
+            (each wrong input, the kind of mistake, the worst element, the
+            failing settings of a sweep).
+        TypeError / ValueError: ``inputs`` or an option does not fit.
+    """
+    return check(audit_vjp(forward, backward, inputs, **options))
