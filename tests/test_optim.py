@@ -69,9 +69,7 @@ LAYER_PARAMS = [
 DECAYED_KEYS = {"W", "w", "E", "Wx", "Wh"}
 
 
-def _params(
-    rng: np.random.Generator, sizes: list[int] | str, bias: bool, scale: float
-) -> list[dict[str, np.ndarray]]:
+def _params(rng: np.random.Generator, sizes: list[int] | str, bias: bool, scale: float) -> list[dict[str, np.ndarray]]:
     if sizes == "layers":
         return [{key: scale * rng.normal(size=shape) for key, shape in layer.items()} for layer in LAYER_PARAMS]
     layers = []
@@ -510,5 +508,6 @@ def test_update_rules_refuse_params_they_cannot_step(params: list, error: type, 
 
 def test_grads_must_have_the_params_keys() -> None:
     params = [{"gamma": np.ones(2), "beta": np.zeros(2)}, {}]
-    with pytest.raises(ValueError, match=r"^grads\[0\] has keys \['gamma'\], expected \['beta', 'gamma'\] like params$"):
+    message = r"^grads\[0\] has keys \['gamma'\], expected \['beta', 'gamma'\] like params$"
+    with pytest.raises(ValueError, match=message):
         optim.momentum().update(params, [{"gamma": np.ones(2)}, {}], optim.momentum().init(params))
