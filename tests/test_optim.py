@@ -57,7 +57,7 @@ U64 = 2.0**-53
 
 #: The params of a ``bp_manual.layers.Sequential`` (conv2d, relu, batch_norm, embedding, rnn, linear): any
 #: keys, and an empty dict for the parameter-free relu.
-LAYER_PARAMS = [
+LAYER_PARAMS: list[dict[str, tuple[int, ...]]] = [
     {"w": (2, 1, 3, 3), "b": (2,)},
     {},
     {"gamma": (2,), "beta": (2,)},
