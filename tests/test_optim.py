@@ -70,7 +70,7 @@ DECAYED_KEYS = {"W", "w", "E", "Wx", "Wh"}
 
 
 def _params(rng: np.random.Generator, sizes: list[int] | str, bias: bool, scale: float) -> list[dict[str, np.ndarray]]:
-    if sizes == "layers":
+    if isinstance(sizes, str):  # "layers"
         return [{key: scale * rng.normal(size=shape) for key, shape in layer.items()} for layer in LAYER_PARAMS]
     layers = []
     for n_in, n_out in itertools.pairwise(sizes):
