@@ -18,6 +18,7 @@ What it is not for: library use (call the Python API), or tuning.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -28,10 +29,11 @@ from numpy.typing import NDArray
 
 import bp_manual
 from bp_autodiff.cli.args import layer_sizes
+from bp_autodiff.cli.train_models import MODELS, model_defaults, train_model
 from bp_manual import data, readers, saving
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import INITIALIZERS, Params
-from bp_manual.optim import OPTIMIZERS, make_optimizer
+from bp_manual.optim import OPTIMIZERS, Optimizer, make_optimizer
 from bp_manual.pretrain import pretrain_layerwise
 
 #: the default learning rate of each optimiser when ``--lr`` is not given
@@ -87,6 +89,15 @@ def _plot(path: str, curves: dict[str, list[float]], metric_name: str, title: st
     plt.close(fig)
 
 
+def optimizer(args: argparse.Namespace) -> Optimizer:
+    """The update rule of ``--optimizer``, ``--lr`` (default :data:`DEFAULT_LR`), ``--momentum``, ``--weight-decay``."""
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    kwargs: dict[str, Any] = {"weight_decay": args.weight_decay}
+    if args.optimizer in ("momentum", "nesterov"):
+        kwargs["beta"] = args.momentum
+    return make_optimizer(args.optimizer, lr, **kwargs)
+
+
 def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run ``bp train``; return the exit status."""
     try:
@@ -103,11 +114,8 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             output="softmax" if classify else "identity",
             loss="cross_entropy" if classify else "mse",
         )
-        lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
-        kwargs: dict[str, Any] = {"weight_decay": args.weight_decay}
-        if args.optimizer in ("momentum", "nesterov"):
-            kwargs["beta"] = args.momentum
-        opt = make_optimizer(args.optimizer, lr, **kwargs)
+        opt = optimizer(args)
+        lr = opt.lr
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     init = args.init
@@ -182,18 +190,22 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     train_out, test_out = bp_manual.predict(spec, params, ds.X_train), bp_manual.predict(spec, params, ds.X_test)
     net = "-".join(map(str, sizes))
-    print(f"\n{ds.name}: {net} {args.hidden}, {opt.name}, {args.epochs} epochs, backend {args.backend}")
-    print(f"{'':6} {'loss':>8} {metric_name:>9}")
-    for part, X, y, out in (("train", ds.X_train, ds.y_train, train_out), ("test", ds.X_test, ds.y_test, test_out)):
-        loss = float(bp_manual.loss(spec, params, X, y))
-        print(f"{part:6} {loss:>8.4f} {_metric(ds.task, out, y):>9.4f}")
+    out = sys.stderr if args.json else sys.stdout  # with --json, stdout holds the JSON object alone
+    summary: dict[str, Any] = {"model": "mlp", "data": ds.name, "network": f"{net} {args.hidden}", "task": ds.task}
+    print(f"\n{ds.name}: {net} {args.hidden}, {opt.name}, {args.epochs} epochs, backend {args.backend}", file=out)
+    print(f"{'':6} {'loss':>8} {metric_name:>9}", file=out)
+    for part, X, y, pred in (("train", ds.X_train, ds.y_train, train_out), ("test", ds.X_test, ds.y_test, test_out)):
+        loss, metric = float(bp_manual.loss(spec, params, X, y)), _metric(ds.task, pred, y)
+        summary |= {f"{part}_loss": loss, f"{part}_{'accuracy' if classify else 'r2'}": metric}
+        print(f"{part:6} {loss:>8.4f} {metric:>9.4f}", file=out)
     parts = ["pre-training"] if args.pretrain_epochs else []
     parts += ["training", "no per-epoch evaluation" if args.quiet else "per-epoch evaluation"]
-    print(f"wall time {wall:.3f} s ({', '.join(parts)})")
+    print(f"wall time {wall:.3f} s ({', '.join(parts)})", file=out)
     if lockstep is not None:
         print(
             f"manual vs JAX in lockstep: largest parameter difference reached {lockstep.max_abs_diff[-1]:.3e} "
-            f"(relative {lockstep.max_rel_diff[-1]:.3e}) over {len(lockstep.max_abs_diff)} epochs"
+            f"(relative {lockstep.max_rel_diff[-1]:.3e}) over {len(lockstep.max_abs_diff)} epochs",
+            file=out,
         )
     if args.plot:
         _plot(
@@ -202,7 +214,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             metric_name,
             f"bp train: {ds.name}, {'-'.join(map(str, sizes))} {args.hidden}, {opt.name}",
         )
-        print(f"curves written to {args.plot}")
+        print(f"curves written to {args.plot}", file=out)
     if args.save:
         extras = {"x_mean": ds.x_mean, "x_scale": ds.x_scale}
         if ds.y_mean is not None and ds.y_scale is not None:
@@ -211,7 +223,12 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if ds.classes is not None:
             meta["classes"] = ds.classes.tolist()
         saving.save(args.save, spec, params, meta=meta, extras=extras)
-        print(f"model written to {args.save}")
+        print(f"model written to {args.save}", file=out)
+    if args.json:
+        summary |= {"test_accuracy": summary.get("test_accuracy"), "epochs": args.epochs, "seed": args.seed}
+        losses = history.loss if history is not None else lockstep.loss_manual if lockstep is not None else []
+        summary |= {"train_seconds": wall, "loss_per_epoch": losses}
+        print(json.dumps(summary))
     return 0
 
 
@@ -264,7 +281,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``bp train`` and ``bp predict`` to the ``bp`` parser."""
     p = sub.add_parser("train", help="train a network on digits, diabetes, MNIST, a CSV or an npz file")
     p.add_argument(
-        "--dataset", default="digits", help="digits (default), diabetes, mnist:DIR, csv:FILE (target last) or npz:FILE"
+        "--model",
+        default="mlp",
+        choices=MODELS,
+        help="mlp (default): a dense network; cnn: a small CNN on the digits as 1x8x8 images; "
+        "rnn: a character RNN on the Zen of Python (docs/layers/models.md)",
+    )
+    p.add_argument(
+        "--dataset", help="digits (default), diabetes, mnist:DIR, csv:FILE (target last) or npz:FILE; --model mlp"
     )
     p.add_argument("--sizes", type=layer_sizes, help="layer widths n_in,hidden...,n_out (default n_in,64,n_out)")
     p.add_argument("--hidden", default="relu", choices=sorted(HIDDEN), help="hidden activation (default relu)")
@@ -275,8 +299,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--lr", type=float, help="learning rate (default 3e-3 for adam, 0.1 otherwise)")
     p.add_argument("--momentum", type=float, default=0.9, help="beta of momentum/nesterov (default 0.9)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay on W (default 0)")
-    p.add_argument("--epochs", type=int, default=30, help="epochs (default 30)")
-    p.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
+    p.add_argument("--epochs", type=int, help="epochs (default 30; 20 for --model cnn, 10 for rnn)")
+    p.add_argument("--batch-size", type=int, help="minibatch size (default 64; 32 for --model cnn and rnn)")
     p.add_argument("--pretrain-epochs", type=int, default=0, help="auto-encoder epochs per hidden layer (default 0)")
     p.add_argument(
         "--test-size", type=float, default=0.25, help="held-out fraction (default 0.25; MNIST keeps its own)"
@@ -291,6 +315,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--plot", help="write the train/test curves to this PNG")
     p.add_argument("--save", help="write the trained model to this .npz")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines (and no per-epoch evaluation)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (test_accuracy, ...) to stdout")
     p.set_defaults(run=_run_train)
 
     q = sub.add_parser("predict", help="predict with a model saved by bp train --save")
@@ -300,6 +325,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    for name, value in model_defaults(args.model).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -309,4 +337,12 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error("--seed must be >= 0")
     if args.quiet and args.plot:
         parser.error("--plot needs the per-epoch evaluation that --quiet turns off")
+    if args.model != "mlp":
+        # Adam without --lr or --weight-decay: the model's own tuned default (bp_manual.models)
+        default = args.optimizer == "adam" and args.lr is None and not args.weight_decay
+        try:
+            opt = None if default else optimizer(args)
+        except (ValueError, TypeError) as exc:
+            parser.error(str(exc))
+        return train_model(args, parser, opt)
     return train(args, parser)
