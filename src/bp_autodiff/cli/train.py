@@ -299,7 +299,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--lr", type=float, help="learning rate (default 3e-3 for adam, 0.1 otherwise)")
     p.add_argument("--momentum", type=float, default=0.9, help="beta of momentum/nesterov (default 0.9)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay on W (default 0)")
-    p.add_argument("--epochs", type=int, help="epochs (default 30; 20 for --model cnn, 10 for rnn)")
+    p.add_argument("--epochs", type=int, help="epochs (default 30; 10 for --model rnn)")
     p.add_argument("--batch-size", type=int, help="minibatch size (default 64; 32 for --model cnn and rnn)")
     p.add_argument("--pretrain-epochs", type=int, default=0, help="auto-encoder epochs per hidden layer (default 0)")
     p.add_argument(

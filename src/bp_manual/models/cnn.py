@@ -18,7 +18,7 @@ pixel: the per-pixel standardisation of the dense network's inputs would give
 each position its own units, which a convolution, sharing its weights across
 positions, cannot use), He-initialised convolutions, each training image
 shifted by a random ``-1, 0, +1`` pixels along each axis at every step, Adam
-(lr ``3e-3``) with a cosine decay over 20 epochs, batches of 32.
+(lr ``3e-3``) with a cosine decay over 30 epochs, batches of 32.
 
 What it is not for: a fast CNN (the convolutions are NumPy's im2col; see
 ``docs/layers/conv.md``), other image sizes, or evaluation-mode batch statistics.
@@ -42,7 +42,7 @@ from bp_manual.scalars import nonnegative_int, positive_int
 from bp_manual.train import Callback
 
 #: The defaults of :func:`train_digits_cnn` (and of ``bp train --model cnn``).
-EPOCHS, BATCH_SIZE, LR = 20, 32, 3e-3
+EPOCHS, BATCH_SIZE, LR = 30, 32, 3e-3
 
 
 def digits_cnn(channels: int = 16) -> Sequential:
