@@ -189,7 +189,7 @@ TABLE: dict[str, LayerTable] = {
         _POOL_DIMS,
         (
             "$cols(C, k*k, N, OH, OW) = windows($x(N, C, H, W), s)",
-            "$out(N, C, OH, OW) = $cols(C, k*k, N, OH, OW).max(axis=1)",
+            "$out(N, C, OH, OW) = $cols(C, k*k, N, OH, OW).max(axis=1).transpose(1, 0, 2, 3)",
             "$argmax(C, N, OH, OW) = $cols(C, k*k, N, OH, OW).argmax(axis=1)",
         ),
         (
@@ -204,12 +204,12 @@ TABLE: dict[str, LayerTable] = {
         "bp_manual.layers.pool",
         _POOL_DIMS,
         (
-            "$cols(C, k*k, N, OH, OW) = windows($x(N, C, H, W), s)",
-            "$out(N, C, OH, OW) = $cols(C, k*k, N, OH, OW).sum(axis=1) / k**2",
+            "$cols(C, k, k, N, OH, OW) = windows($x(N, C, H, W), s)",
+            "$out(N, C, OH, OW) = $cols(C, k, k, N, OH, OW).sum(axis=(1, 2)).transpose(1, 0, 2, 3) / k**2",
         ),
         (
-            "$dcols(C, k*k, N, OH, OW) = broadcast($dout(N, C, OH, OW) / k**2)",
-            "$dx(N, C, H, W) = add_windows($dcols(C, k*k, N, OH, OW), s)",
+            "$dcols(C, k, k, N, OH, OW) = broadcast($dout(N, C, OH, OW).transpose(1, 0, 2, 3) / k**2)",
+            "$dx(N, C, H, W) = add_windows($dcols(C, k, k, N, OH, OW), s)",
         ),
         _POOL_OUT,
         ("every element of a window gets 1/k**2 of its dout; shared elements add the shares of all their windows",),

@@ -66,10 +66,11 @@ def sizes(name: str, dims: Mapping[str, int] | None = None) -> dict[str, Dim]:
 
 def _equation(phase: str, line: str, size: Mapping[str, Dim]) -> Equation:
     """A table line as an :class:`Equation`: its first ``$token`` the left-hand side, the rest terms in order."""
-    terms = [
-        Term(m["name"], m["name"], None, tuple(size[d.strip()] for d in m["dims"].split(",") if d.strip()))
-        for m in TOKEN.finditer(line)
-    ]
+
+    def shape(dims: str) -> tuple[Dim, ...]:  # named dimensions, or a literal size (the 1 of keepdims)
+        return tuple(int(d) if d.isdigit() else size[d] for d in (d.strip() for d in dims.split(",")) if d)
+
+    terms = [Term(m["name"], m["name"], None, shape(m["dims"])) for m in TOKEN.finditer(line)]
     first = TOKEN.search(line)
     assert first is not None, line  # every table line starts with its left-hand side
     op = "<-" if " <- " in line else "="
