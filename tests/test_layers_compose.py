@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -99,7 +100,11 @@ def op_count(geometry: tuple[Any, ...], pool: str) -> tuple[int, int]:
     return n, C * KH * KW + 1
 
 
-TWIN_FNS = {"conv2d": conv2d_twin, "max_pool2d": max_pool2d_twin, "avg_pool2d": avg_pool2d_twin}
+TWIN_FNS: dict[str, Callable[..., Any]] = {
+    "conv2d": conv2d_twin,
+    "max_pool2d": max_pool2d_twin,
+    "avg_pool2d": avg_pool2d_twin,
+}
 
 
 @functools.partial(jax.jit, static_argnames=("name", "config"))
@@ -137,7 +142,7 @@ def term_scales(model: Sequential, params: list[dict[str, np.ndarray]], x: np.nd
         s = np.exp(logits - logits.max(axis=1, keepdims=True))
         s /= s.sum(axis=1, keepdims=True)
         M = (s + (y[:, None] == np.arange(logits.shape[1]))) / len(x)
-        scales: dict[Any, float] = {(1, "W"): float(np.max(M.T @ np.abs(a))), (1, "b"): float(np.max(M.sum(0)))}
+        scales: dict[Any, Any] = {(1, "W"): float(np.max(M.T @ np.abs(a))), (1, "b"): float(np.max(M.sum(0)))}
         M_pool = (M @ np.abs(W)).reshape(pooled.shape)
         (M_r,) = twin_vjp(pool, pc, _f64(r), jnp.asarray(M_pool))  # routing at r itself; avg: positive shares
         M_z = np.asarray(M_r) * (z > 0)
