@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 
 from bp_manual.initializers import as_generator
 from bp_manual.layers.sequential import Sequential
-from bp_manual.models.loop import cosine, evaluate, fit_model
+from bp_manual.models.loop import blas_threads, cosine, evaluate, fit_model
 from bp_manual.models.result import TrainedModel
 from bp_manual.optim import Optimizer, adam
 from bp_manual.scalars import nonnegative_int, positive_int
@@ -156,21 +156,22 @@ def train_zen_rnn(
     model = zen_rnn(len(chars), cell)
     rng = as_generator(nonnegative_int("seed", seed))
     params = model.init(rng)
-    start = time.perf_counter()
-    params, history = fit_model(
-        model,
-        params,
-        x,
-        y,
-        epochs=epochs,
-        batch_size=batch_size,
-        optimizer=adam(LR) if optimizer is None else optimizer,
-        seed=rng,
-        schedule=cosine,
-        callback=callback,
-    )
-    seconds = time.perf_counter() - start
-    loss, accuracy = evaluate(model, params, x_eval, y_eval)
+    with blas_threads(1):  # small products: one BLAS thread is the fast choice (blas_threads)
+        start = time.perf_counter()
+        params, history = fit_model(
+            model,
+            params,
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=adam(LR) if optimizer is None else optimizer,
+            seed=rng,
+            schedule=cosine,
+            callback=callback,
+        )
+        seconds = time.perf_counter() - start
+        loss, accuracy = evaluate(model, params, x_eval, y_eval)
     metrics = {
         "loss": loss,
         "accuracy": accuracy,
