@@ -14,13 +14,14 @@ or importing JAX.
 """
 
 from bp_manual.models.cnn import digits_cnn, digits_images, shift_images, train_digits_cnn
-from bp_manual.models.loop import SCHEDULES, constant, cosine, evaluate, fit_model
+from bp_manual.models.loop import SCHEDULES, blas_threads, constant, cosine, evaluate, fit_model
 from bp_manual.models.result import TrainedModel
 from bp_manual.models.rnn import char_windows, entropies, train_zen_rnn, zen_of_python, zen_rnn
 
 __all__ = [
     "SCHEDULES",
     "TrainedModel",
+    "blas_threads",
     "char_windows",
     "constant",
     "cosine",
