@@ -330,3 +330,36 @@ def test_the_container_runs_each_layer_as_its_own_pair_bit_for_bit(name: str) ->
     for g, e in zip(grads, expected[::-1], strict=True):
         for key in g:
             np.testing.assert_array_equal(g[key], e[key], strict=True)
+
+
+# --- the layers' inits and settings --------------------------------------------------------------------
+
+
+def test_inits_draw_from_the_generator_in_their_schemes() -> None:
+    """Shapes and dtypes by layer; the same seed, the same bits; a convolution's ``w`` with variance
+    ``2 / (C*KH*KW)`` (He): over ``n = 64*32*3*3 = 18432`` draws the sample variance has relative standard
+    deviation ``sqrt(2 / (n - 1)) = 0.0104``, so 5 of them (5.2%) is the bar; the LSTM's forget gate bias 1.
+    (Only ``init`` runs here: the steps' shapes need not fit one another.)"""
+    model = Sequential(
+        [
+            ("conv2d", {"in_channels": 32, "out_channels": 64, "kernel_size": (3, 3)}),
+            ("batch_norm", {"num_features": 64}),
+            "flatten",
+            ("lstm", {"input_size": 5, "hidden_size": 4}),
+        ]
+    )
+    a, b = model.init(np.random.default_rng(7), np.float32), model.init(np.random.default_rng(7), np.float32)
+    assert all(p[k].tobytes() == q[k].tobytes() and p[k].dtype == np.float32 for p, q in zip(a, b, strict=True) for k in p)
+    conv, norm, lstm = a
+    assert conv["w"].shape == (64, 32, 3, 3) and not conv["b"].any()
+    assert abs(conv["w"].astype(np.float64).var() / (2 / 288) - 1) < 5 * np.sqrt(2 / (conv["w"].size - 1))
+    assert (norm["gamma"] == 1).all() and (norm["beta"] == 0).all()
+    assert lstm["Wx"].shape == (16, 5) and lstm["Wh"].shape == (16, 4)
+    np.testing.assert_array_equal(lstm["b"], np.repeat([0.0, 1.0, 0.0, 0.0], 4))
+
+
+def test_a_setting_without_default_is_required_at_construction() -> None:
+    with pytest.raises(ValueError, match=r"^steps\[1\] \(max_pool2d\): config lacks \['kernel_size'\], a setting"):
+        Sequential(["relu", "max_pool2d"])
+    with pytest.raises(ValueError, match=r"^steps\[0\] \(conv2d\): config lacks \['in_channels', 'kernel_size'\]"):
+        Sequential([("conv2d", {"out_channels": 2})])
