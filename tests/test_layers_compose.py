@@ -349,7 +349,8 @@ def test_inits_draw_from_the_generator_in_their_schemes() -> None:
         ]
     )
     a, b = model.init(np.random.default_rng(7), np.float32), model.init(np.random.default_rng(7), np.float32)
-    assert all(p[k].tobytes() == q[k].tobytes() and p[k].dtype == np.float32 for p, q in zip(a, b, strict=True) for k in p)
+    pairs = [(p[k], q[k]) for p, q in zip(a, b, strict=True) for k in p]
+    assert all(x.tobytes() == y.tobytes() and x.dtype == np.float32 for x, y in pairs)
     conv, norm, lstm = a
     assert conv["w"].shape == (64, 32, 3, 3) and not conv["b"].any()
     assert abs(conv["w"].astype(np.float64).var() / (2 / 288) - 1) < 5 * np.sqrt(2 / (conv["w"].size - 1))
