@@ -55,7 +55,7 @@ def twin_vjp(x: jax.Array, dout: jax.Array, start: int, end: int) -> tuple[jax.A
     return out, pullback(dout)[0]
 
 
-@settings(max_examples=examples(0.2))
+@settings(max_examples=examples(0.1))
 @given(case=cases())
 def test_flatten_equals_jax_vjp_of_its_twin_bit_for_bit(case: tuple[Any, ...]) -> None:
     shape, start, end, dtype, seed = case
