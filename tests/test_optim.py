@@ -55,7 +55,23 @@ from tolerances import record
 U64 = 2.0**-53
 
 
-def _params(rng: np.random.Generator, sizes: list[int], bias: bool, scale: float) -> list[dict[str, np.ndarray]]:
+#: The params of a ``bp_manual.layers.Sequential`` (conv2d, relu, batch_norm, embedding, rnn, linear): any
+#: keys, and an empty dict for the parameter-free relu.
+LAYER_PARAMS: list[dict[str, tuple[int, ...]]] = [
+    {"w": (2, 1, 3, 3), "b": (2,)},
+    {},
+    {"gamma": (2,), "beta": (2,)},
+    {"E": (5, 3)},
+    {"Wx": (4, 3), "Wh": (4, 4), "b": (4,)},
+    {"W": (3, 4), "b": (3,)},
+]
+#: The documented rule (``bp_manual.optim``'s module docstring): L2 weight decay acts on these keys only.
+DECAYED_KEYS = {"W", "w", "E", "Wx", "Wh"}
+
+
+def _params(rng: np.random.Generator, sizes: list[int] | str, bias: bool, scale: float) -> list[dict[str, np.ndarray]]:
+    if isinstance(sizes, str):  # "layers"
+        return [{key: scale * rng.normal(size=shape) for key, shape in layer.items()} for layer in LAYER_PARAMS]
     layers = []
     for n_in, n_out in itertools.pairwise(sizes):
         layer = {"W": scale * rng.normal(size=(n_out, n_in))}
@@ -67,7 +83,7 @@ def _params(rng: np.random.Generator, sizes: list[int], bias: bool, scale: float
 
 #: The rules act elementwise, so a few structures cover them; a fixed set lets JAX reuse
 #: the compiled helpers of optax (a new shape costs a compile, about 0.1 s).
-STRUCTURES = [[3, 4, 2], [5, 1], [2, 3, 3, 1], [1, 6, 6]]
+STRUCTURES: list[list[int] | str] = [[3, 4, 2], [5, 1], [2, 3, 3, 1], [1, 6, 6], "layers"]
 
 
 @st.composite
@@ -104,8 +120,8 @@ def _optax_chain(rule: str, lr: float, wd: float, hyper: dict) -> optax.Gradient
         core = optax.adam(lr, b1=hyper["b1"], b2=hyper["b2"], eps=hyper["eps"])
     if wd == 0.0:
         return core
-    # L2 on the weights only: the mask is True for "W", False for "b"
-    mask = lambda params: [{key: key == "W" for key in layer} for layer in params]  # noqa: E731
+    # L2 on the weights only: the mask is True for "W" (and the layers' weights), False for "b", "gamma", "beta"
+    mask = lambda params: [{key: key in DECAYED_KEYS for key in layer} for layer in params]  # noqa: E731
     return optax.chain(optax.add_decayed_weights(wd, mask=mask), core)
 
 
@@ -147,7 +163,7 @@ def _bounds(rule: str, lr: float, wd: float, hyper: dict, trajectory, grads_seq)
         for i, layer in enumerate(g):
             out = {}
             for key, gk in layer.items():
-                a = np.abs(gk) + (wd * np.abs(prev[i][key]) if key == "W" else 0.0)
+                a = np.abs(gk) + (wd * np.abs(prev[i][key]) if key in DECAYED_KEYS else 0.0)
                 if rule == "sgd":
                     ubar = a
                 elif rule in ("momentum", "nesterov"):
@@ -454,3 +470,44 @@ def test_check_update_reports_exactly_the_non_finite_params_without_a_numpy_warn
     big = float(np.finfo(np.float64).max)
     optim.check_update([{"W": np.full((2, 3), big / 2)}], 0.1)  # finite: no error, though its sum overflows
     optim.check_update([{"W": np.full((2, 3), 1e300)}], 0.1)
+
+
+def test_the_decayed_keys_are_the_documented_ones_and_layer_params_update_with_any_keys() -> None:
+    """``DECAYED`` is the documented rule; every optimiser steps a Sequential's params (any keys, an empty
+    dict for a parameter-free layer) and decays exactly those keys: with zero gradients, one SGD step
+    with weight decay ``wd`` multiplies each decayed array by ``1 - lr * wd`` and leaves the rest."""
+    assert optim.DECAYED == DECAYED_KEYS
+    params = _params(np.random.default_rng(0), "layers", True, 1.0)
+    zeros = optim.zeros_like(params)
+    new, _ = optim.sgd(0.5, weight_decay=0.1).update(params, zeros, optim.SGDState())
+    for p, q in zip(params, new, strict=True):
+        assert set(p) == set(q)
+        for key in p:
+            np.testing.assert_array_equal(q[key], p[key] - 0.5 * (0.1 * p[key]) if key in DECAYED_KEYS else p[key])
+    for name in sorted(optim.OPTIMIZERS):
+        opt = optim.make_optimizer(name, 0.1, weight_decay=0.01)
+        stepped, state = opt.update(params, params, opt.init(params))
+        assert [sorted(q) for q in stepped] == [sorted(p) for p in params] and state.step == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ([{}, {}], ValueError, r"^params holds no array \(2 empty layers\): there is nothing to update$"),
+        ([{0: np.ones(2)}], TypeError, r"^params\[0\] has the key 0; keys must be strings such as 'W' or 'b'$"),
+        ([{"w": [1.0, 2.0]}], TypeError, r"^params\[0\]\['w'\] must be an array, got list$"),
+        ([{"gamma": np.ones(2)}, {"E": np.ones((2, 2), np.float32)}], TypeError, r"^params mix dtypes"),
+    ],
+)
+def test_update_rules_refuse_params_they_cannot_step(params: list, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        optim.adam().update(params, params, optim.adam().init(params))
+    with pytest.raises(error, match=match):
+        optim.sgd_step(params, params, 0.1)
+
+
+def test_grads_must_have_the_params_keys() -> None:
+    params = [{"gamma": np.ones(2), "beta": np.zeros(2)}, {}]
+    message = r"^grads\[0\] has keys \['gamma'\], expected \['beta', 'gamma'\] like params$"
+    with pytest.raises(ValueError, match=message):
+        optim.momentum().update(params, [{"gamma": np.ones(2)}, {}], optim.momentum().init(params))

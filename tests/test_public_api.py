@@ -59,6 +59,11 @@ PUBLIC: dict[str, set[str]] = {
     "bp_manual.network": {"layer_forward", "forward", "backward", "predict", "loss", "delta_below", "layer_grads"},
     "bp_manual.problems": {"Problem", "random_problem", "random_spec", "random_params", "random_batch"},
     "bp_manual.data": {"load_dataset", "load_csv", "load_npz", "load_mnist", "read_idx", "read_csv_rows"},
+    "bp_manual.layers": {"LAYERS", "Layer", "Sequential", "register", "flatten_forward", "flatten_backward"},
+    "bp_manual.layers.explain": {"TABLE", "layer_equations", "render", "sizes", "to_dict"},
+    "bp_manual.models": {"TrainedModel", "evaluate", "fit_model", "train_digits_cnn", "train_zen_rnn"},
+    "bp_manual.optim": {"DECAYED", "Optimizer", "adam", "momentum", "nesterov", "sgd", "sgd_step"},
+    "bp_autodiff.witness.layers.sequential": {"TWINS", "Twin", "sequential", "sequential_loss"},
 }  # fmt: skip
 
 #: The ``bp`` subcommands.

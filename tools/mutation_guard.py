@@ -110,7 +110,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "leaky_relu'",
         "src/bp_manual/activations.py",
-        "where(Z > 0, 1.0, LEAKY_SLOPE)",
+        "where(Z > 0, 1.0, slope)",
         "where(Z > 0, 1.0, 0.0)",
         (KERNELS,),
     ),

@@ -5,9 +5,13 @@ gradient of a step is computed first (:func:`bp_manual.network.loss_and_grads`)
 and only then are the weights changed, all at once, so layer ``l``'s gradient
 never sees layer ``l + 1``'s new weights (the seed gets this ordering right).
 
-The rules, for each array ``p`` (every ``W_l`` and ``b_l``) with gradient ``g``
-and learning rate ``lr`` (the conventions of optax, which the tests hold these
-rules to, step by step):
+The params are a list of dicts of arrays, one dict per layer, under any keys:
+the dense network's ``[{"W", "b"}, ...]``, or a
+:class:`bp_manual.layers.Sequential`'s (``{"w", "b"}`` for ``conv2d``,
+``{"gamma", "beta"}`` for the norms, ``{"E"}``, ``{"Wx", "Wh", "b"}``, and ``{}``
+for a layer without parameters). The rules, for each array ``p`` with gradient
+``g`` and learning rate ``lr`` (the conventions of optax, which the tests hold
+these rules to, step by step):
 
 ====================  ==========================================================
 plain SGD             ``p <- p - lr * g``
@@ -17,10 +21,13 @@ Adam                  ``m <- (1 - b1) g + b1 m``;  ``s <- (1 - b2) g**2 + b2 s``
                       ``t <- t + 1``;  ``m_hat = m / (1 - b1**t)``;
                       ``s_hat = s / (1 - b2**t)``;
                       ``p <- p - lr * m_hat / (sqrt(s_hat) + eps)``
-L2 weight decay       ``g <- g + weight_decay * W`` before any of the above, for
-                      the weights ``W`` only (biases are not decayed); this is
-                      the gradient of ``weight_decay/2 * sum ||W_l||^2`` added to
-                      the loss, optax's ``chain(add_decayed_weights(wd, mask), ...)``
+L2 weight decay       ``g <- g + weight_decay * p`` before any of the above, for
+                      the weights only: the arrays under a key of :data:`DECAYED`
+                      (``W``, ``w``, ``E``, ``Wx``, ``Wh``); biases ``b``, the
+                      norms' ``gamma`` and ``beta`` and any other key are not
+                      decayed. This is the gradient of ``weight_decay/2 *
+                      sum ||p||^2`` over the decayed arrays added to the loss,
+                      optax's ``chain(add_decayed_weights(wd, mask), ...)``
 ====================  ==========================================================
 
 An :class:`Optimizer` is a pair of pure functions, ``init(params) -> state``
@@ -48,7 +55,13 @@ import numpy as np
 
 from bp_manual.initializers import Array, Params, ParamsLike
 from bp_manual.scalars import real_in
-from bp_manual.validation import check_like_params, check_lr, check_update_args
+from bp_manual.validation import check_like_params, check_lr, check_params_list, check_update_args
+
+#: The keys whose arrays L2 weight decay acts on: the weights that multiply an input (``W`` of the dense
+#: network and ``linear``, ``w`` of ``conv2d``, ``Wx`` and ``Wh`` of ``rnn`` and ``lstm``) and the embedding
+#: table ``E``. Never decayed: biases ``b``, the norms' ``gamma`` and ``beta`` (decaying them pulls the
+#: normalised output towards 0 instead of limiting a weight), and any key not listed here.
+DECAYED = frozenset({"W", "w", "E", "Wx", "Wh"})
 
 
 class DivergedError(FloatingPointError):
@@ -87,10 +100,10 @@ def check_update(new_params: ParamsLike, lr: float) -> None:
 
 
 def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
-    """Gradient descent: ``W <- W - lr * dW`` and ``b <- b - lr * db`` for every layer.
+    """Gradient descent: ``p <- p - lr * g`` for every array (``W <- W - lr * dW``, ``b <- b - lr * db``).
 
     Args:
-        params: ``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]``.
+        params: a list of dicts of arrays, e.g. ``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]``.
         grads: the same structure and shapes, e.g. from ``loss_and_grads``.
         lr: the learning rate, a finite number > 0.
 
@@ -140,11 +153,14 @@ def zeros_like(params: ParamsLike) -> Params:
 
 
 def decayed_grads(params: ParamsLike, grads: ParamsLike, weight_decay: float) -> Params:
-    """L2 weight decay: ``dW <- dW + weight_decay * W``; ``db`` unchanged. Shapes as ``params``."""
+    """L2 weight decay: ``g <- g + weight_decay * p`` for the keys of :data:`DECAYED`, other keys unchanged.
+
+    ``dW <- dW + weight_decay * W``, ``db`` unchanged, for the dense network. Shapes as ``params``.
+    """
     if weight_decay == 0.0:
         return [dict(g) for g in grads]
     return [
-        {key: g[key] + weight_decay * p[key] if key == "W" else g[key] for key in g}
+        {key: g[key] + weight_decay * p[key] if key in DECAYED else g[key] for key in g}
         for p, g in zip(params, grads, strict=True)
     ]
 
@@ -156,7 +172,7 @@ def momentum_step(
 
     ``v <- g + beta * v``; classical: ``p <- p - lr * v``; Nesterov:
     ``p <- p - lr * (g + beta * v)`` with the new ``v``. All arguments are
-    params-shaped lists of ``{"W", "b"}`` dicts in one dtype; none is modified.
+    params-shaped lists of dicts of arrays in one dtype; none is modified.
     """
     new_params: Params = []
     new_velocity: Params = []
@@ -233,7 +249,7 @@ class Optimizer:
     Attributes:
         name: ``"sgd"``, ``"momentum"``, ``"nesterov"`` or ``"adam"``.
         lr: the learning rate.
-        weight_decay: L2 coefficient on the weights (0 for none).
+        weight_decay: L2 coefficient on the weights, the keys of :data:`DECAYED` (0 for none).
         hyper: the rule's other hyper-parameters (``beta``; ``b1``, ``b2``, ``eps``).
     """
 
@@ -254,7 +270,8 @@ class Optimizer:
         """One step: ``(params, grads, state) -> (new_params, new_state)``; nothing is modified.
 
         Args:
-            params: ``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]``, float32 or float64.
+            params: a list of dicts of arrays under any keys (``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]``
+                for the dense network; ``{}`` for a layer without parameters), all float32 or all float64.
             grads: shaped like ``params``.
             state: from :meth:`init` or a previous :meth:`update` of this optimiser.
 
@@ -263,8 +280,10 @@ class Optimizer:
                 ``params``, or a state of another optimiser.
             DivergedError: the new params would hold NaN or inf.
         """
-        check_update_args(params, grads, self.lr)
-        return self.update_prepared(params, grads, state, np.dtype(params[0]["W"].dtype))
+        dtype = check_params_list(params)
+        check_like_params(params, grads, "grads", dtype)
+        check_lr(self.lr)
+        return self.update_prepared(params, grads, state, dtype)
 
     def update_prepared(
         self, params: ParamsLike, grads: ParamsLike, state: OptState, dtype: np.dtype[Any]
@@ -296,7 +315,7 @@ class Optimizer:
 
 
 def sgd(lr: float = 0.1, *, weight_decay: float = 0.0) -> Optimizer:
-    """Plain SGD (``optax.sgd(lr)``), optionally with L2 weight decay on ``W``."""
+    """Plain SGD (``optax.sgd(lr)``), optionally with L2 weight decay on the weights (:data:`DECAYED`)."""
     return Optimizer("sgd", check_lr(lr), real_in("weight_decay", weight_decay, 0.0, np.inf))
 
 

@@ -190,24 +190,42 @@ def check_params(
     return _check_dtype_and_values(name, arrays, values)
 
 
+def check_params_list(params: object, name: str = "params") -> np.dtype[np.floating]:
+    """Check params for an update rule (no spec needed) and return their common dtype.
+
+    ``params`` must be a list (or tuple) of dicts, one per layer, each mapping
+    string keys (any names: ``"W"``, ``"b"``, ``"w"``, ``"gamma"``, ``"E"``, ...) to
+    arrays; an empty dict (a layer without parameters) is allowed, but at
+    least one array in all. Every array float32 or every one float64, finite.
+
+    Raises:
+        TypeError: not a list of dicts; a key that is not a string; a value that
+            is not an array; mixed or non-float dtypes.
+        ValueError: no array at all; NaN or inf (named with its index).
+    """
+    layers = _layer_list(name, params)
+    arrays = []
+    for i, layer in enumerate(layers):
+        for key, arr in layer.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{name}[{i}] has the key {key!r}; keys must be strings such as 'W' or 'b'")
+            if not (hasattr(arr, "shape") and hasattr(arr, "dtype")):
+                raise TypeError(f"{name}[{i}][{key!r}] must be an array, got {type(arr).__name__}")
+            arrays.append((f"{name}[{i}][{key!r}]", arr))
+    if not arrays:
+        raise ValueError(f"{name} holds no array ({len(layers)} empty layers): there is nothing to update")
+    return _check_dtype_and_values(name, arrays)
+
+
 def check_update_args(params: object, grads: object, lr: object) -> float:
     """Check the arguments of an update rule (no spec needed); return ``lr`` as a float.
 
-    ``params``: a list of dicts of arrays, one float dtype, finite. ``grads``:
-    the same structure, shapes and dtype, finite. ``lr``: finite and > 0.
+    ``params``: as :func:`check_params_list` (a list of dicts of arrays under any
+    keys, one float dtype, finite). ``grads``: the same structure, keys, shapes
+    and dtype, finite. ``lr``: finite and > 0.
     """
     layers = _layer_list("params", params)
-    arrays = []
-    for i, layer in enumerate(layers):
-        if "W" not in layer or not set(layer) <= {"W", "b"}:
-            raise ValueError(f"params[{i}] has keys {sorted(layer)}, expected ['W'] or ['W', 'b']")
-        for key, arr in layer.items():
-            if not (hasattr(arr, "shape") and hasattr(arr, "dtype")):
-                raise TypeError(f"params[{i}][{key!r}] must be an array, got {type(arr).__name__}")
-            arrays.append((f"params[{i}][{key!r}]", arr))
-    dtype = _check_dtype_and_values("params", arrays)
-
-    check_like_params(layers, grads, "grads", dtype)
+    check_like_params(layers, grads, "grads", check_params_list(layers))
     return check_lr(lr)
 
 

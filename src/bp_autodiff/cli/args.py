@@ -145,9 +145,29 @@ def layer_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def add_spec_arguments(p: argparse.ArgumentParser) -> None:
+def dimensions(text: str) -> dict[str, int]:
+    """``--dims``: ``"N=2,C=3"`` -> ``{"N": 2, "C": 3}``, names and integer sizes.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else (argparse names ``--dims``).
+    """
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        name, eq, value = part.partition("=")
+        try:
+            if not (eq and name.strip()):
+                raise ValueError
+            out[name.strip()] = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be NAME=INT pairs separated by commas like N=2,H=8, got {text!r}"
+            ) from None
+    return out
+
+
+def add_spec_arguments(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     """``--sizes``, ``--hidden``, ``--output``, ``--loss``, ``--bias/--no-bias``; see :func:`spec_from_args`."""
-    p.add_argument("--sizes", type=layer_sizes, required=True, help="layer widths n_0,n_1,...,n_L, e.g. 784,32,64")
+    p.add_argument("--sizes", type=layer_sizes, required=required, help="layer widths n_0,n_1,...,n_L, e.g. 784,32,64")
     p.add_argument("--hidden", choices=sorted(HIDDEN), default="sigmoid", help="hidden activation (default sigmoid)")
     p.add_argument("--output", choices=sorted(OUTPUTS), default=None, help="output activation (default: the loss's)")
     p.add_argument("--loss", choices=sorted(LOSSES), default="mse", help="loss (default mse)")

@@ -22,6 +22,7 @@ What it is not for: library use (call the Python API), or tuning.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,7 @@ from bp_autodiff.cli.args import (
     usage_error,
 )
 from bp_autodiff.cli.outputs import add_output_argument, add_requirement
+from bp_autodiff.cli.train_models import MODELS, model_defaults, train_model
 from bp_manual import data, readers, saving
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import INITIALIZERS, Params
@@ -105,6 +107,15 @@ def _plot(path: str, curves: dict[str, list[float]], metric_name: str, title: st
     plt.close(fig)
 
 
+def optimizer(args: argparse.Namespace) -> Optimizer:
+    """The update rule of ``--optimizer``, ``--lr`` (default :data:`DEFAULT_LR`), ``--momentum``, ``--weight-decay``."""
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    kwargs: dict[str, Any] = {"weight_decay": args.weight_decay}
+    if args.optimizer in ("momentum", "nesterov"):
+        kwargs["beta"] = args.momentum
+    return make_optimizer(args.optimizer, lr, **kwargs)
+
+
 def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run ``bp train``; return the exit status."""
     kind = args.dataset.partition(":")[0]
@@ -126,11 +137,8 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         output="softmax" if classify else "identity",
         loss="cross_entropy" if classify else "mse",
     )
-    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
-    kwargs: dict[str, Any] = {"weight_decay": args.weight_decay}
-    if args.optimizer in ("momentum", "nesterov"):
-        kwargs["beta"] = args.momentum
-    opt = make_optimizer(args.optimizer, lr, **kwargs)
+    opt = optimizer(args)
+    lr = opt.lr
     threads = blas.threads_for(args, sizes, args.batch_size)
     init = args.init
     rng = np.random.default_rng(args.seed)
@@ -223,18 +231,22 @@ def _train(
 
     train_out, test_out = bp_manual.predict(spec, params, ds.X_train), bp_manual.predict(spec, params, ds.X_test)
     net = "-".join(map(str, sizes))
-    print(f"\n{ds.name}: {net} {args.hidden}, {opt.name}, {args.epochs} epochs, backend {args.backend}")
-    print(f"{'':6} {'loss':>8} {metric_name:>9}")
-    for part, X, y, out in (("train", ds.X_train, ds.y_train, train_out), ("test", ds.X_test, ds.y_test, test_out)):
-        loss = float(bp_manual.loss(spec, params, X, y))
-        print(f"{part:6} {loss:>8.4f} {_metric(ds.task, out, y):>9.4f}")
+    out = sys.stderr if args.json else sys.stdout  # with --json, stdout holds the JSON object alone
+    summary: dict[str, Any] = {"model": "mlp", "data": ds.name, "network": f"{net} {args.hidden}", "task": ds.task}
+    print(f"\n{ds.name}: {net} {args.hidden}, {opt.name}, {args.epochs} epochs, backend {args.backend}", file=out)
+    print(f"{'':6} {'loss':>8} {metric_name:>9}", file=out)
+    for part, X, y, pred in (("train", ds.X_train, ds.y_train, train_out), ("test", ds.X_test, ds.y_test, test_out)):
+        loss, metric = float(bp_manual.loss(spec, params, X, y)), _metric(ds.task, pred, y)
+        summary |= {f"{part}_loss": loss, f"{part}_{'accuracy' if ds.task == 'classification' else 'r2'}": metric}
+        print(f"{part:6} {loss:>8.4f} {metric:>9.4f}", file=out)
     parts = ["pre-training"] if args.pretrain_epochs else []
     parts += ["training", "no per-epoch evaluation" if args.quiet else "per-epoch evaluation"]
-    print(f"wall time {wall:.3f} s ({', '.join(parts)})")
+    print(f"wall time {wall:.3f} s ({', '.join(parts)})", file=out)
     if lockstep is not None:
         print(
             f"manual vs JAX in lockstep: largest parameter difference reached {lockstep.max_abs_diff[-1]:.3e} "
-            f"(relative {lockstep.max_rel_diff[-1]:.3e}) over {len(lockstep.max_abs_diff)} epochs"
+            f"(relative {lockstep.max_rel_diff[-1]:.3e}) over {len(lockstep.max_abs_diff)} epochs",
+            file=out,
         )
     if args.save:  # the model first: a figure that fails must not lose it
         extras = {"x_mean": ds.x_mean, "x_scale": ds.x_scale}
@@ -244,7 +256,7 @@ def _train(
         if ds.classes is not None:
             meta["classes"] = ds.classes.tolist()
         saving.save(args.save, spec, params, meta=meta, extras=extras)
-        print(f"model written to {args.save}")
+        print(f"model written to {args.save}", file=out)
     if args.plot:
         _plot(
             args.plot,
@@ -252,7 +264,12 @@ def _train(
             metric_name,
             f"bp train: {ds.name}, {'-'.join(map(str, sizes))} {args.hidden}, {opt.name}",
         )
-        print(f"curves written to {args.plot}")
+        print(f"curves written to {args.plot}", file=out)
+    if args.json:
+        summary |= {"test_accuracy": summary.get("test_accuracy"), "epochs": args.epochs, "seed": args.seed}
+        losses = history.loss if history is not None else lockstep.loss_manual if lockstep is not None else []
+        summary |= {"train_seconds": wall, "loss_per_epoch": losses}
+        print(json.dumps(summary))
     return 0
 
 
@@ -309,9 +326,16 @@ def register(sub: argparse._SubParsersAction[Parser]) -> None:
         description="Train a network with the hand-derived gradients; progress on stderr, the summary on stdout.",
     )
     p.add_argument(
+        "--model",
+        default="mlp",
+        choices=MODELS,
+        help="mlp (default): a dense network; cnn: a small CNN on the digits as 1x8x8 images; "
+        "rnn: a character RNN on the Zen of Python (docs/layers/models.md)",
+    )
+    p.add_argument(
         "--dataset",
-        default="digits",
-        help="digits (default), diabetes, mnist (downloaded once into a per-user cache), mnist:DIR "
+        default=None,
+        help="--model mlp: digits (default), diabetes, mnist (downloaded once into a per-user cache), mnist:DIR "
         "(the four IDX files), csv:FILE (target last; a first row with no number in it is a header) or npz:FILE",
     )
     add_requirement(p, "--dataset", "dataset", "pooch", lambda value: value == "mnist")
@@ -331,8 +355,8 @@ def register(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("--lr", type=positive_float, help="learning rate (default 3e-3 for adam, 0.1 otherwise)")
     p.add_argument("--momentum", type=momentum, default=0.9, help="beta of momentum/nesterov, in [0, 1) (default 0.9)")
     p.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="L2 weight decay on W (default 0)")
-    p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="minibatch size (default 64)")
+    p.add_argument("--epochs", type=positive_int, help="epochs (default 30; 10 for --model rnn)")
+    p.add_argument("--batch-size", type=positive_int, help="minibatch size (default 64; 32 for --model cnn and rnn)")
     p.add_argument(
         "--pretrain-epochs",
         type=non_negative_int,
@@ -361,6 +385,7 @@ def register(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     add_output_argument(p, "--save", suffix=".npz", help="write the trained model to this .npz")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines (and no per-epoch evaluation)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (test_accuracy, ...) to stdout")
     p.set_defaults(run=_run_train)
 
     q = sub.add_parser(
@@ -380,4 +405,11 @@ def register(sub: argparse._SubParsersAction[Parser]) -> None:
 def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.quiet and args.plot:
         usage_error(parser, "--plot", "needs the per-epoch evaluation that --quiet turns off")
+    for name, value in model_defaults(args.model).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.model != "mlp":
+        # Adam without --lr or --weight-decay: the model's own tuned default (bp_manual.models)
+        default = args.optimizer == "adam" and args.lr is None and not args.weight_decay
+        return train_model(args, parser, None if default else optimizer(args))
     return train(args, parser)

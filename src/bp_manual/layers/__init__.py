@@ -35,6 +35,7 @@ from bp_manual.layers.attention import attention_backward, attention_forward
 from bp_manual.layers.conv import conv2d_backward, conv2d_forward
 from bp_manual.layers.dropout import dropout_backward, dropout_forward, dropout_mask
 from bp_manual.layers.embedding import embedding_backward, embedding_forward
+from bp_manual.layers.flatten import flatten_backward, flatten_forward
 from bp_manual.layers.linear import linear_backward, linear_forward
 from bp_manual.layers.norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward
 from bp_manual.layers.pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
@@ -68,6 +69,8 @@ __all__ = [
     "dropout_mask",
     "embedding_backward",
     "embedding_forward",
+    "flatten_backward",
+    "flatten_forward",
     "gelu_backward",
     "gelu_forward",
     "layer_norm_backward",

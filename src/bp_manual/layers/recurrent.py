@@ -308,3 +308,39 @@ def lstm_backward(dout: Array, cache: LSTMCache) -> tuple[Array, ...]:
     da_all = xp.stack(da, axis=1)
     dWx, dWh, db = weight_gradients(da_all, cache.x, previous_states(cache.h0, cache.h))
     return da_all @ cache.Wx, dh_next, dc_next, dWx, dWh, db
+
+
+# --- the chain's form: one input x, then the parameters, from a zero state --------------------
+
+
+def zero_state(x: Array, Wh: Array) -> Array:
+    """``(N, H)`` zeros in ``x``'s namespace and dtype: ``N`` from ``x (N, T, D)``, ``H`` from ``Wh``'s last axis."""
+    x = float_array("x", x, ndim=3)
+    Wh = float_array("Wh", Wh, ndim=2)
+    return namespace(x).zeros((x.shape[0], Wh.shape[1]), dtype=x.dtype)
+
+
+def rnn_zero_state_forward(x: Array, Wx: Array, Wh: Array, b: Array) -> tuple[Array, RNNCache]:
+    """:func:`rnn_forward` from ``h0 = 0`` (as ``torch.nn.RNN`` without ``h0``): the layer ``rnn`` of a
+    :class:`bp_manual.layers.Sequential`, whose steps take one input and their parameters. Returns
+    every hidden state ``(N, T, H)``; arguments and errors as :func:`rnn_forward`."""
+    return rnn_forward(x, zero_state(x, Wh), Wx, Wh, b)
+
+
+def rnn_zero_state_backward(dout: Array, cache: RNNCache) -> tuple[Array, ...]:
+    """``(dx, dWx, dWh, db)``: :func:`rnn_backward` without ``dh0`` (the zero state is no input)."""
+    dx, _, dWx, dWh, db = rnn_backward(dout, cache)
+    return dx, dWx, dWh, db
+
+
+def lstm_zero_state_forward(x: Array, Wx: Array, Wh: Array, b: Array) -> tuple[Array, LSTMCache]:
+    """:func:`lstm_forward` from ``h0 = c0 = 0``: the layer ``lstm`` of a :class:`bp_manual.layers.Sequential`.
+    Returns every hidden state ``(N, T, H)``; arguments and errors as :func:`lstm_forward`."""
+    zeros = zero_state(x, Wh)
+    return lstm_forward(x, zeros, zeros, Wx, Wh, b)
+
+
+def lstm_zero_state_backward(dout: Array, cache: LSTMCache) -> tuple[Array, ...]:
+    """``(dx, dWx, dWh, db)``: :func:`lstm_backward` without ``dh0`` and ``dc0``."""
+    dx, _, _, dWx, dWh, db = lstm_backward(dout, cache)
+    return dx, dWx, dWh, db

@@ -15,18 +15,38 @@ and the container never looks inside a cache.
 The parameters are a pytree like the dense network's params list: a list with
 one dict per layer *that has parameters*, in order, holding that layer's
 arrays under the names of its forward's inputs (``{"W": ..., "b": ...}`` for
-``linear``, ``{"E": ...}`` for ``embedding``); layers without parameters
-(``relu``) add no entry. So a ``linear, relu, linear`` model has params
-``[{"W", "b"}, {"W", "b"}]``, exactly the shape of a two-layer network's
-params, and :mod:`bp_manual.optim`'s update rules and optimisers apply to it
-unchanged. The gradients have the same structure. (Today's optimisers accept
-only the keys ``W`` and ``b``, so a chain with an ``embedding`` trains with
-them only once they accept any key.)
+``linear``, ``{"w", "b"}`` for ``conv2d``, ``{"gamma", "beta"}`` for the norms,
+``{"E"}`` for ``embedding``, ``{"Wx", "Wh", "b"}`` for ``rnn`` and ``lstm``);
+layers without parameters (``relu``, the pools, ``flatten``) add no entry. So a
+``linear, relu, linear`` model has params ``[{"W", "b"}, {"W", "b"}]``, exactly
+the shape of a two-layer network's params, and :mod:`bp_manual.optim`'s update
+rules and optimisers, which take any keys, apply to every model unchanged.
+The gradients have the same structure. Fresh parameters are drawn from an
+explicit Generator by each layer's ``init`` (:mod:`bp_manual.layers.inits`:
+He for convolutions, Xavier for linear and recurrent weights).
 
 Layers are found by name in :data:`LAYERS`, a registry that other modules
 extend with :func:`register` (a :class:`Layer` records the pair, its parameter
 names and its settings), so the container itself never changes when a layer is
-added.
+added. A small CNN::
+
+    Sequential([
+        ("conv2d", {"in_channels": 1, "out_channels": 8, "kernel_size": 3, "padding": 1}),
+        "relu",
+        ("max_pool2d", {"kernel_size": 2}),
+        "flatten",
+        ("linear", {"in_features": 8 * 4 * 4, "out_features": 10}),
+    ])
+
+and a character model, whose ``(N, T, V)`` logits ``flatten`` turns into
+``(N*T, V)`` rows for the labels ``y.reshape(-1)``::
+
+    Sequential([
+        ("embedding", {"num_embeddings": V, "embedding_dim": D}),
+        ("rnn", {"input_size": D, "hidden_size": H}),
+        ("linear", {"in_features": H, "out_features": V}),
+        ("flatten", {"start_dim": 0, "end_dim": 1}),
+    ])
 
 What it is not for: layers with a per-call input other than ``x`` and their
 parameters, such as dropout's mask (run such a layer between two containers,
@@ -44,11 +64,22 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import DTypeLike
 
-from bp_manual.initializers import INITIALIZERS, Initializer, Params, ParamsLike, as_dtype
-from bp_manual.layers import activations
-from bp_manual.layers.checks import check_ndim, check_shape, index_array, positive_int
+from bp_manual.initializers import Params, ParamsLike, as_dtype
+from bp_manual.layers import activations, inits
+from bp_manual.layers.checks import check_ndim, check_shape, index_array
+from bp_manual.layers.conv import conv2d_backward, conv2d_forward
 from bp_manual.layers.embedding import embedding_backward, embedding_forward
+from bp_manual.layers.flatten import flatten_backward, flatten_forward
 from bp_manual.layers.linear import linear_backward, linear_forward
+from bp_manual.layers.norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward
+from bp_manual.layers.pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from bp_manual.layers.recurrent import (
+    lstm_zero_state_backward,
+    lstm_zero_state_forward,
+    rnn_zero_state_backward,
+    rnn_zero_state_forward,
+)
+from bp_manual.layers.softmax import log_softmax_backward, log_softmax_forward, softmax_backward, softmax_forward
 from bp_manual.losses import cross_entropy, output_delta, softmax
 from bp_manual.namespace import namespace
 
@@ -75,6 +106,11 @@ class Layer(NamedTuple):
     settings: tuple[str, ...] = ()
     init: Callable[..., dict[str, Any]] | None = None
 
+    def required_settings(self) -> tuple[str, ...]:
+        """The settings the forward has no default for (the pools' ``kernel_size``): a step's config must give them."""
+        sig = inspect.signature(self.forward).parameters
+        return tuple(k for k in self.settings if k in sig and sig[k].default is inspect.Parameter.empty)
+
     def init_keys(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """``(required, optional)``: the keyword-only arguments of :attr:`init`."""
         if self.init is None:
@@ -83,47 +119,30 @@ class Layer(NamedTuple):
         return tuple(p.name for p in kw if p.default is p.empty), tuple(p.name for p in kw if p.default is not p.empty)
 
 
-def init_linear(
-    rng: np.random.Generator,
-    dtype: np.dtype[Any],
-    *,
-    in_features: int,
-    out_features: int,
-    init: str | Initializer = "xavier_normal",
-) -> dict[str, Any]:
-    """``{"W": (out_features, in_features), "b": zeros (out_features,)}``, ``W`` by a scheme of
-    :data:`bp_manual.initializers.INITIALIZERS` (default ``"xavier_normal"``, as ``bp_manual.init_params``)."""
-    shape = (positive_int("out_features", out_features), positive_int("in_features", in_features))
-    if isinstance(init, str):
-        if init not in INITIALIZERS:
-            raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALIZERS)}")
-        init = INITIALIZERS[init]
-    elif not callable(init):
-        raise TypeError(f"init must be a name or a callable, got {type(init).__name__}")
-    W = np.asarray(init(rng, shape, dtype))
-    if W.shape != shape or W.dtype != dtype:
-        raise ValueError(f"init returned {W.dtype}{W.shape}, expected {dtype}{shape}")
-    return {"W": W, "b": np.zeros(shape[0], dtype=dtype)}
-
-
-def init_embedding(
-    rng: np.random.Generator, dtype: np.dtype[Any], *, num_embeddings: int, embedding_dim: int
-) -> dict[str, Any]:
-    """``{"E": (num_embeddings, embedding_dim)}`` drawn from ``N(0, 1)``, as ``torch.nn.Embedding`` does."""
-    shape = (positive_int("num_embeddings", num_embeddings), positive_int("embedding_dim", embedding_dim))
-    return {"E": rng.standard_normal(shape).astype(dtype)}
-
-
-#: The layers a :class:`Sequential` can chain, by name; extend it with :func:`register`.
+#: The layers a :class:`Sequential` can chain, by name; extend it with :func:`register`. Every layer of
+#: the library whose forward takes one input ``x`` and its parameters: all but ``dropout`` (its mask is
+#: a per-call input), ``attention`` (three inputs) and ``cross_entropy`` (the loss that
+#: :meth:`Sequential.loss_and_grads` ends every chain with).
+#: ``rnn`` and ``lstm`` start from the zero state and return every hidden state ``(N, T, H)``.
 LAYERS: dict[str, Layer] = {
-    "linear": Layer(linear_forward, linear_backward, ("W", "b"), init=init_linear),
-    "embedding": Layer(embedding_forward, embedding_backward, ("E",), init=init_embedding),
+    "linear": Layer(linear_forward, linear_backward, ("W", "b"), init=inits.init_linear),
+    "embedding": Layer(embedding_forward, embedding_backward, ("E",), init=inits.init_embedding),
     "relu": Layer(activations.relu_forward, activations.relu_backward),
     "leaky_relu": Layer(activations.leaky_relu_forward, activations.leaky_relu_backward, settings=("slope",)),
     "sigmoid": Layer(activations.sigmoid_forward, activations.sigmoid_backward),
     "tanh": Layer(activations.tanh_forward, activations.tanh_backward),
     "softplus": Layer(activations.softplus_forward, activations.softplus_backward),
     "gelu": Layer(activations.gelu_forward, activations.gelu_backward),
+    "softmax": Layer(softmax_forward, softmax_backward, settings=("axis",)),
+    "log_softmax": Layer(log_softmax_forward, log_softmax_backward, settings=("axis",)),
+    "conv2d": Layer(conv2d_forward, conv2d_backward, ("w", "b"), ("stride", "padding"), inits.init_conv2d),
+    "max_pool2d": Layer(max_pool2d_forward, max_pool2d_backward, settings=("kernel_size", "stride")),
+    "avg_pool2d": Layer(avg_pool2d_forward, avg_pool2d_backward, settings=("kernel_size", "stride")),
+    "batch_norm": Layer(batch_norm_forward, batch_norm_backward, ("gamma", "beta"), ("eps",), inits.init_norm),
+    "layer_norm": Layer(layer_norm_forward, layer_norm_backward, ("gamma", "beta"), ("eps",), inits.init_norm),
+    "flatten": Layer(flatten_forward, flatten_backward, settings=("start_dim", "end_dim")),
+    "rnn": Layer(rnn_zero_state_forward, rnn_zero_state_backward, ("Wx", "Wh", "b"), init=inits.init_rnn),
+    "lstm": Layer(lstm_zero_state_forward, lstm_zero_state_backward, ("Wx", "Wh", "b"), init=inits.init_lstm),
 }
 
 
@@ -163,6 +182,9 @@ def _step(i: int, step: object) -> Step:
     missing = [k for k in required if k not in config]
     if missing:
         raise ValueError(f"steps[{i}] ({name}): config lacks {missing}, needed to initialise its parameters")
+    missing = [k for k in layer.required_settings() if k not in config]
+    if missing:
+        raise ValueError(f"steps[{i}] ({name}): config lacks {missing}, a setting {name} has no default for")
     return name, MappingProxyType(dict(config))
 
 

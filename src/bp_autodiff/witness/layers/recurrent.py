@@ -40,3 +40,14 @@ def lstm(x: jax.Array, h0: jax.Array, c0: jax.Array, Wx: jax.Array, Wh: jax.Arra
 
     _, hs = lax.scan(step, (h0, c0), jnp.swapaxes(x, 0, 1))
     return jnp.swapaxes(hs, 0, 1)
+
+
+def rnn_zero_state(x: jax.Array, Wx: jax.Array, Wh: jax.Array, b: jax.Array) -> jax.Array:
+    """:func:`rnn` from ``h0 = 0`` (``(N, H)`` zeros of ``x``'s dtype): the layer ``rnn`` of a chain."""
+    return rnn(x, jnp.zeros((x.shape[0], Wh.shape[1]), x.dtype), Wx, Wh, b)
+
+
+def lstm_zero_state(x: jax.Array, Wx: jax.Array, Wh: jax.Array, b: jax.Array) -> jax.Array:
+    """:func:`lstm` from ``h0 = c0 = 0``: the layer ``lstm`` of a chain."""
+    zeros = jnp.zeros((x.shape[0], Wh.shape[1]), x.dtype)
+    return lstm(x, zeros, zeros, Wx, Wh, b)

@@ -20,18 +20,27 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from bp_autodiff.witness.layers import activations
+from bp_autodiff.witness.layers import activations, softmax
+from bp_autodiff.witness.layers.conv import conv2d
 from bp_autodiff.witness.layers.embedding import embedding
+from bp_autodiff.witness.layers.flatten import flatten
 from bp_autodiff.witness.layers.linear import linear
+from bp_autodiff.witness.layers.norm import batch_norm, layer_norm
+from bp_autodiff.witness.layers.pool import avg_pool2d, max_pool2d
+from bp_autodiff.witness.layers.recurrent import lstm_zero_state, rnn_zero_state
 
 
 class Twin(NamedTuple):
-    """A layer's JAX twin ``fn(x, *params, **settings) -> out``, its parameter names in order, its settings."""
+    """A layer's JAX twin ``fn(x, *params, **settings) -> out``: its parameter names in order, its settings,
+    and which settings fix shapes (window sizes, strides, axes), passed to ``jax.jit`` as static."""
 
     fn: Callable[..., jax.Array]
     params: tuple[str, ...] = ()
     settings: tuple[str, ...] = ()
+    static: tuple[str, ...] = ()
 
+
+_WINDOW = ("kernel_size", "stride")
 
 #: The twins by layer name (the names of :data:`bp_manual.layers.sequential.LAYERS`).
 TWINS: dict[str, Twin] = {
@@ -43,13 +52,25 @@ TWINS: dict[str, Twin] = {
     "tanh": Twin(activations.tanh),
     "softplus": Twin(activations.softplus),
     "gelu": Twin(activations.gelu),
+    "softmax": Twin(softmax.softmax, settings=("axis",), static=("axis",)),
+    "log_softmax": Twin(softmax.log_softmax, settings=("axis",), static=("axis",)),
+    "conv2d": Twin(conv2d, ("w", "b"), ("stride", "padding"), ("stride", "padding")),
+    "max_pool2d": Twin(max_pool2d, settings=_WINDOW, static=_WINDOW),
+    "avg_pool2d": Twin(avg_pool2d, settings=_WINDOW, static=_WINDOW),
+    "batch_norm": Twin(batch_norm, ("gamma", "beta"), ("eps",)),
+    "layer_norm": Twin(layer_norm, ("gamma", "beta"), ("eps",)),
+    "flatten": Twin(flatten, settings=("start_dim", "end_dim"), static=("start_dim", "end_dim")),
+    "rnn": Twin(rnn_zero_state, ("Wx", "Wh", "b")),
+    "lstm": Twin(lstm_zero_state, ("Wx", "Wh", "b")),
 }
 
 
-#: Each twin compiled on its own (once per shape and dtype): ``jax.grad`` of the chain then reuses the
-#: compiled layers, and their transposes, across architectures, instead of compiling every primitive
-#: op by op (eager) or every architecture anew (one jit of the whole chain).
-_compiled = functools.cache(jax.jit)
+@functools.cache
+def _compiled(fn: Callable[..., jax.Array], static: tuple[str, ...]) -> Callable[..., jax.Array]:
+    """``fn`` compiled on its own (once per shape, dtype and static setting): ``jax.grad`` of the chain
+    then reuses the compiled layers, and their transposes, across architectures, instead of compiling
+    every primitive op by op (eager) or every architecture anew (one jit of the whole chain)."""
+    return jax.jit(fn, static_argnames=static)
 
 
 def sequential(
@@ -66,7 +87,7 @@ def sequential(
     for name, config in steps:
         twin = TWINS[name]
         p = next(it) if twin.params else {}
-        out = _compiled(twin.fn)(
+        out = _compiled(twin.fn, twin.static)(
             out, *(p[k] for k in twin.params), **{k: v for k, v in config.items() if k in twin.settings}
         )
     return out
