@@ -48,7 +48,7 @@ from bp_autodiff.cli.args import (
     spec_from_args,
     usage_error,
 )
-from bp_autodiff.cli.audit_pair import config_value, input_spec, run_pair
+from bp_autodiff.cli.audit_pair import config_value, input_spec, pair_options, run_pair
 from bp_autodiff.cli.outputs import add_output_argument
 from bp_manual import HIDDEN, INITIALIZERS, LOSSES
 
@@ -245,12 +245,13 @@ def _check_mode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> bo
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     pair_mode = _check_mode(args, parser)
+    specs, settings = pair_options(args, parser, args.target is None) if pair_mode else ([], {})
     try:
         fns = load_functions(args.target) if args.target is not None else []
     except ValueError as exc:
         usage_error(parser, "MODULE:FUNCTION", str(exc))
     if pair_mode:
-        report = run_pair(args, parser, (fns[0], fns[1]) if fns else None)
+        report = run_pair(args, specs, settings, (fns[0], fns[1]) if fns else None)
     else:
         report = _run_network(args, parser, fns[0])
     if args.json:

@@ -131,37 +131,47 @@ def draw_inputs(specs: list[tuple[str, str, int, tuple[int, ...]]], dtype: str, 
     return out
 
 
-def run_pair(
-    args: argparse.Namespace,
-    parser: argparse.ArgumentParser,
-    pair: tuple[Callable[..., Any], Callable[..., Any]] | None,
-) -> AuditReport:
-    """Audit ``pair`` (or, for None, the library layer ``--layer``) on the inputs the options describe.
+def pair_options(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, library: bool
+) -> tuple[list[tuple[str, str, int, tuple[int, ...]]], dict[str, Any]]:
+    """The input specs and settings of the options, checked before any work.
 
-    Exits with a usage error for an ``--input`` or ``--config`` given twice, a pair with
-    no ``--input``, or a ``--layer`` not in the library.
+    ``library``: no target was given, so the library layer ``--layer`` is audited
+    and :data:`DEFAULT_INPUTS` fill in a missing ``--input``. Exits with a usage
+    error for an ``--input`` or ``--config`` given twice, a pair with no ``--input``,
+    or a ``--layer`` not in the library.
     """
     if args.layer is not None and args.layer not in LAYER_INPUTS:
         names = ", ".join(sorted(LAYER_INPUTS))
         usage_error(parser, "--layer", f"unknown layer {args.layer!r}; expected one of {names}")
     specs, settings = list(args.inputs or []), list(args.config or [])
-    if not specs and pair is None:
+    if not specs and library:
         texts, config_texts = DEFAULT_INPUTS[args.layer]
         specs = [input_spec(t) for t in texts]
         settings = settings or [config_value(t) for t in config_texts]
     if not specs:
         usage_error(parser, "--input", "a forward/backward pair needs its inputs, e.g. --input x=2,3,8,8")
-    for flag, names in (("--input", [s[0] for s in specs]), ("--config", [k for k, _ in settings])):
-        twice = sorted({n for n in names if names.count(n) > 1})
+    for flag, names_given in (("--input", [s[0] for s in specs]), ("--config", [k for k, _ in settings])):
+        twice = sorted({n for n in names_given if names_given.count(n) > 1})
         if twice:
             usage_error(parser, flag, f"{twice[0]!r} is given more than once")
+    return specs, dict(settings)
+
+
+def run_pair(
+    args: argparse.Namespace,
+    specs: list[tuple[str, str, int, tuple[int, ...]]],
+    settings: dict[str, Any],
+    pair: tuple[Callable[..., Any], Callable[..., Any]] | None,
+) -> AuditReport:
+    """Audit ``pair`` (None: the library layer ``--layer``) on the inputs of ``specs`` (:func:`pair_options`)."""
     inputs = draw_inputs(specs, args.dtype, args.seed)
     forward, backward = pair if pair is not None else (None, None)
     return audit_vjp(
         forward,
         backward,
         inputs,
-        config=dict(settings),
+        config=settings,
         layer=args.layer,
         sweep=True if args.sweep else None,
         seed=args.seed,
