@@ -203,3 +203,13 @@ def test_plot_without_matplotlib_is_refused_before_work(
     code, out, err = _bp(["--layer", "relu", "--plot", "r.png"], capsys)
     assert code == 2 and out == ""
     assert "bp audit: error: --plot: needs matplotlib, which is not installed" in err
+
+
+def test_default_inputs_cover_every_library_layer_in_its_order() -> None:
+    """``--layer NAME`` alone works for every layer: its defaults name the layer's inputs, in order."""
+    from bp_autodiff.auditor.adapters import LAYER_INPUTS
+    from bp_autodiff.cli.audit_pair import DEFAULT_INPUTS, input_spec
+
+    assert set(DEFAULT_INPUTS) == set(LAYER_INPUTS)
+    for name, (texts, _) in DEFAULT_INPUTS.items():
+        assert tuple(input_spec(t)[0] for t in texts) == LAYER_INPUTS[name].inputs, name

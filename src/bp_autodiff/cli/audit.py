@@ -14,6 +14,12 @@ says ``step`` (``step_fn(spec, params, X, Y, lr) -> new params``) or
 network option is given, the entry's example network (where its mistake
 shows: e.g. 5-5-5 for ``layers_swapped``, one sample for the seed's code).
 
+Given ``MODULE:FORWARD,BACKWARD`` (two names after the colon), or ``--layer NAME``
+with no target, the pair mode of :mod:`bp_autodiff.cli.audit_pair` runs instead
+(:func:`bp_autodiff.audit_vjp`). In either mode ``--plot report.png`` draws
+each failing array as expected, got and their difference
+(:func:`bp_autodiff.auditor.plot.plot_arrays` of ``report.arrays``).
+
 What it is not for: the computation (all of it is in :mod:`bp_autodiff.auditor`).
 """
 
