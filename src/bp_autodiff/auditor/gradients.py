@@ -201,6 +201,8 @@ def audit(
         comparisons.append(c)
         if c.verdict != "pass":
             report.findings.append(classify(n, m, refs, variants, ok, N, c, spec.loss))
+            if np.shape(m) == r.shape:
+                report.arrays[n] = (r, m)
 
     fd: list[Comparison] = []
     if finite_differences:
@@ -237,6 +239,8 @@ def audit(
             comparisons.append(c)
             if c.verdict != "pass":
                 report.findings.append(classify(n, m, delta_refs, variants, ok, N, c, spec.loss))
+                if np.shape(m) == r.shape:
+                    report.arrays[n] = (r, m)
         if len(delta_manual) == spec.n_layers:
             report.localisation = localise(spec, params, cache, manual, delta_manual, delta_refs, refs, rtol, scales)
 

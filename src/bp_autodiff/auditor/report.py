@@ -207,6 +207,9 @@ class AuditReport:
             ``"int64 (5,) passed through"``, ``"setting {'stride': 1} passed through"``),
             and the keyword settings as ``"config"``.
         sweep: for ``"vjp"``: the settings tried beyond the ones given (:class:`SweepCase`).
+        arrays: ``{name: (expected, got)}`` for each failing array whose shape is right, at
+            the settings given (the reference the verdict used, and the function's value),
+            for :func:`bp_autodiff.auditor.plot.plot_arrays`; not part of :meth:`to_dict`.
     """
 
     subject: str
@@ -223,6 +226,7 @@ class AuditReport:
     extra: dict[str, float] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
     sweep: list[SweepCase] = field(default_factory=list)
+    arrays: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:

@@ -231,6 +231,8 @@ def _judge(
         bad = [r for r in rows if r.verdict in ("FAIL", "shape", "nonfinite")]
         if bad:
             failing.append((s.name, bad[-1]))
+            if m.shape == ref.shape:
+                report.arrays[s.name] = (ref, m)
         fd_pass = any(r.witness == "fd" and r.verdict == "pass" for r in rows)
         if fd_pass and any(r.witness == "jax" and r.verdict == "FAIL" for r in rows):
             report.warnings.append(f"{s.name}: disagrees with the JAX reference but agrees with finite differences")
