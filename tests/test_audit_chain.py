@@ -112,7 +112,12 @@ def test_a_dropped_factor_in_the_last_step_is_inherited_by_all_below() -> None:
 
     steps[3] = (*steps[3][:2], dropped, ())
     report = audit_chain(steps, x)
-    assert _statuses(report) == {"linear1": "inherited", "relu2": "inherited", "linear3": "inherited", "out4": "introduced"}
+    assert _statuses(report) == {
+        "linear1": "inherited",
+        "relu2": "inherited",
+        "linear3": "inherited",
+        "out4": "introduced",
+    }
 
 
 def test_a_wrong_parameter_gradient_passes_nothing_down() -> None:
@@ -173,4 +178,9 @@ def test_bad_arguments_are_named() -> None:
         audit_chain(steps, x, dout=np.ones(3))
     with pytest.raises(TypeError, match="Sequential"):
         chain_of_sequential(steps, [])
+    model = Sequential([("linear", {"in_features": 2, "out_features": 2}), "relu"])
+    with pytest.raises(ValueError, match="params"):
+        chain_of_sequential(model, [])
+    with pytest.raises(ValueError, match="params"):
+        chain_of_sequential(model, [{"W": np.eye(2)}])
     assert isinstance(ChainStep(*steps[0]), tuple)

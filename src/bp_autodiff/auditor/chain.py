@@ -101,18 +101,23 @@ def chain_of_sequential(model: Any, params: Sequence[Mapping[str, Any]]) -> list
 
     Raises:
         TypeError: ``model`` is not a ``Sequential``.
-        ValueError: ``params`` of the wrong structure (as ``model.forward`` says).
+        ValueError: ``params`` of the wrong structure (not one dict per layer with parameters,
+            holding that layer's names).
     """
     from bp_manual.layers.sequential import LAYERS, Sequential
 
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a bp_manual.layers.sequential.Sequential, got {type(model).__name__}")
-    model._check_params(params)  # noqa: SLF001 (the model's own structure check, not re-implemented)
+    with_params = [name for name, _ in model.steps if LAYERS[name].params]
+    if isinstance(params, str | bytes) or not isinstance(params, Sequence) or len(params) != len(with_params):
+        raise ValueError(f"params must be a list of {len(with_params)} dicts (one per layer with parameters)")
     it = iter(params)
     steps = []
     for i, (name, config) in enumerate(model.steps):
         layer = LAYERS[name]
         p = next(it) if layer.params else {}
+        if not isinstance(p, Mapping) or not set(layer.params) <= set(p):
+            raise ValueError(f"params: the dict of steps[{i}] ({name}) must hold {list(layer.params)}")
         settings = {k: v for k, v in config.items() if k in layer.settings}
         values = {k: p[k] for k in layer.params}
         steps.append(ChainStep(f"{name}{i + 1}", layer.forward, layer.backward, values, name, settings))
@@ -251,6 +256,7 @@ def audit_chain(
 
     # Each step alone, given its own upstream gradient; the localisation by induction from the top.
     wrong_above: str | None = None  # the nearest step above that passes a wrong dx down
+    subs: list[AuditReport | None] = [None] * len(chain)
     for i in range(len(chain) - 1, -1, -1):
         step = chain[i]
         given, why_not = douts[i]
@@ -267,7 +273,7 @@ def audit_chain(
             directions=directions,
             name=step.name,
         )
-        _merge(report, sub, step, i)
+        subs[i] = sub
         own = {k for k in _inputs(step, xs[i]) if k != "x"}
         if sub.findings:
             kinds = ", ".join(sorted({f"{f.kind} on {f.param}" for f in sub.findings}))
@@ -283,7 +289,9 @@ def audit_chain(
         else:
             report.localisation.append(Localisation(step.name, "ok", "right given a right upstream gradient"))
     report.localisation.reverse()
-    report.findings.sort(key=lambda f: f.layer or 0)
+    for i, done in enumerate(subs):  # in the chain's order, first step first
+        if done is not None:
+            _merge(report, done, chain[i], i)
     report.extra["seconds"] = time.perf_counter() - start
     return report
 
@@ -302,5 +310,5 @@ def _merge(report: AuditReport, sub: AuditReport, step: ChainStep, i: int) -> No
     report.inconclusive += [
         Inconclusive(f"{step.name}/{e.param}", e.index, e.witness, e.reason, e.one_sided) for e in sub.inconclusive
     ]
-    report.inputs[step.name] = "; ".join(f"{k} {v}" for k, v in sub.inputs.items())
+    report.inputs[step.name] = ", ".join(f"{k} {v}" for k, v in sub.inputs.items())
     report.extra["forward_calls"] = report.extra.get("forward_calls", 0.0) + sub.extra.get("forward_calls", 0.0)
