@@ -94,6 +94,29 @@ def test_a_correct_chain_is_ok_at_every_step() -> None:
     assert all(c.verdict == "pass" for c in report.comparisons)
 
 
+def test_each_step_is_audited_on_the_gradient_the_chain_passed_it() -> None:
+    """The first step's gradients in the report are the chain's own dW1, db1 for the given dout (not a fresh dout)."""
+    steps, x = _chain()
+    dout = np.random.default_rng(11).standard_normal((4, 3))
+    values, caches = [x], []
+    for _, fwd, _, params in steps:
+        out, cache = fwd(values[-1], *dict(params).values())
+        values.append(out)
+        caches.append(cache)
+    grads: dict[str, Any] = {}
+    g = dout
+    for (name, _, bwd, params), cache in zip(reversed(steps), reversed(caches), strict=True):
+        g, *dparams = bwd(g, cache)
+        grads.update({f"{name}/{k}": v for k, v in zip(dict(params), dparams, strict=True)})
+    report = audit_chain(steps, x, dout=dout)
+    assert report.ok
+    rows = [c for c in report.comparisons if c.param in ("linear1/W", "linear1/b", "linear3/W")]
+    assert len(rows) == 3
+    for c in rows:
+        assert c.worst_index is not None
+        assert c.manual == pytest.approx(grads[c.param][c.worst_index], rel=1e-12)
+
+
 def test_a_wrong_second_step_is_introduced_there_and_inherited_below() -> None:
     steps, x = _chain(relu_backward_wrong_sign)
     report = audit_chain(steps, x)
