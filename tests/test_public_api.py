@@ -30,8 +30,8 @@ PUBLIC: dict[str, set[str]] = {
     },
     "bp_autodiff": {
         "AuditReport", "Comparison", "FORWARD_KINDS", "Finding", "KINDS", "Localisation", "STEP_KINDS", "VJP_KINDS",
-        "audit", "audit_forward", "audit_step", "audit_vjp", "loss_and_grads", "loss_grads_and_deltas", "predict",
-        "sgd_step",
+        "audit", "audit_chain", "audit_forward", "audit_step", "audit_vjp", "loss_and_grads", "loss_grads_and_deltas",
+        "predict", "sgd_step",
     },
     "bp_autodiff.catalog": {
         "CATALOG", "EXAMPLES", "Entry", "Example", "W_instead_of_W_T", "audit_entry", "bias_not_summed",
@@ -42,7 +42,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     "bp_autodiff.auditor": {
         "AuditReport", "Comparison", "FORWARD_KINDS", "Finding", "KINDS", "Localisation", "STEP_KINDS", "VJP_KINDS",
-        "audit", "audit_forward", "audit_step", "audit_vjp",
+        "audit", "audit_chain", "audit_forward", "audit_step", "audit_vjp",
     },
     "bp_autodiff.witness": {"loss_and_grads", "loss_grads_and_deltas", "predict", "sgd_step"},
     "bp_autodiff.auditor.check": {"check", "CheckResult"},

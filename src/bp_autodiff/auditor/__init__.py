@@ -22,6 +22,8 @@ per step and one per entry point:
 ``vjp``                    entry point :func:`audit_vjp` (any backward pass in the layer contract), with
                            ``vjp_contract``, ``vjp_check``, ``vjp_witness``, ``vjp_jax``,
                            ``vjp_compare``, ``vjp_diagnosis``, ``vjp_layers`` and ``sweep``
+``chain``                  entry point :func:`audit_chain` (which step of a chain of pairs introduces
+                           an error, which inherit it)
 ``check``                  the engine of ``bp check`` (the hand derivation, everywhere)
 ``lockstep``, ``trace``    the two sides run side by side (training, one step)
 ``adapters``               a ``jax.custom_vjp``, a ``torch.autograd.Function`` or a library
@@ -33,6 +35,7 @@ What it is not for: computing gradients (:mod:`bp_autodiff.witness`,
 :mod:`bp_manual`) or the command line (:mod:`bp_autodiff.cli`).
 """
 
+from bp_autodiff.auditor.chain import audit_chain
 from bp_autodiff.auditor.forward import PredictFn, audit_forward
 from bp_autodiff.auditor.gradients import GradFn, audit
 from bp_autodiff.auditor.report import (
@@ -61,6 +64,7 @@ __all__ = [
     "PredictFn",
     "StepFn",
     "audit",
+    "audit_chain",
     "audit_forward",
     "audit_step",
     "audit_vjp",

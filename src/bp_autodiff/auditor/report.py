@@ -192,7 +192,8 @@ class AuditReport:
 
     Attributes:
         subject: what was audited (a function's qualified name).
-        mode: ``"gradients"``, ``"step"``, ``"forward"`` or ``"vjp"``.
+        mode: ``"gradients"``, ``"step"``, ``"forward"``, ``"vjp"`` or ``"chain"``
+            (:func:`bp_autodiff.audit_chain`: per step, names prefixed ``"<step>/"``).
         spec: the architecture (None for ``"vjp"``, which describes ``inputs`` instead);
             ``dtype``: ``"float64"`` or ``"float32"``; ``n_samples``: ``N`` (0 for ``"vjp"``).
         rtol: the relative tolerance against JAX (:mod:`bp_autodiff.auditor.tolerance`).
@@ -289,7 +290,10 @@ class AuditReport:
         lines.append("")
         lines += _table(self.comparisons)
         if self.localisation:
-            lines += ["", "localisation (deltas dL/dZ_l from the function, against JAX's):"]
+            if self.mode == "chain":
+                lines += ["", "localisation (each step's backward, given the gradient the chain passed it):"]
+            else:
+                lines += ["", "localisation (deltas dL/dZ_l from the function, against JAX's):"]
             lines += [f"  {e.where:<8} {e.status:<10} {e.detail}" for e in self.localisation]
         if self.extra:
             lines += ["", "  ".join(f"{k} = {v:.6g}" for k, v in self.extra.items())]
