@@ -441,3 +441,37 @@ def test_unknown_layers_are_named() -> None:
         from_layer("batchnorm")
     with pytest.raises(TypeError, match="layer name"):
         layer_inputs(bp_manual.layers.relu_forward)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- audited through the adapters
+
+AUDITED = {  # rule -> the finding kind audit_vjp gives it (None: no finding)
+    "right": None,
+    "forgets 1 - y**2": "mismatch",
+    "ignores dout": "ignores_upstream",
+}
+
+
+@pytest.mark.parametrize("rule", sorted(AUDITED))
+def test_a_custom_vjp_is_audited_through_its_adapter_against_its_own_primal(rule: str) -> None:
+    from bp_autodiff import audit_vjp
+
+    forward, backward, reference = from_custom_vjp(jax_tanh(JAX_RULES[rule]))
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    report = audit_vjp(forward, backward, {"x": x}, reference=reference)
+    kinds = {f.kind for f in report.findings}
+    assert kinds == (set() if AUDITED[rule] is None else {AUDITED[rule]}), report.render()
+    assert any(c.witness == "jax" for c in report.comparisons)  # the primal, differentiated by JAX, is a witness
+
+
+@pytest.mark.parametrize("rule", ["right", "ignores grad_output", "three times"])
+def test_a_torch_function_is_audited_through_its_adapter(rule: str) -> None:
+    torch = pytest.importorskip("torch")
+    from bp_autodiff import audit_vjp
+
+    forward, backward = from_torch_function(torch_tanh(torch, TORCH_RULES[rule]))
+    x = np.random.default_rng(1).normal(size=(3, 4))
+    report = audit_vjp(forward, backward, {"x": x})
+    # "three times" returns 3 g, not a multiple of the true g (1 - y**2): no factor fits, a mismatch
+    expected = {"right": set(), "ignores grad_output": {"ignores_upstream"}, "three times": {"mismatch"}}[rule]
+    assert {f.kind for f in report.findings} == expected, report.render()
