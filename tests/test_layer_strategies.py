@@ -55,3 +55,9 @@ def test_the_settings_where_mistakes_hide_are_drawn() -> None:
     collect()
     assert seen["padding"] == {0, 1, 2} and seen["stride"] == {1, 2, 3}
     assert seen["overlap"] == seen["batch1"] == seen["T1"] == {True, False}
+
+
+def test_the_strategies_cover_every_library_layer() -> None:
+    from bp_autodiff.auditor.adapters import LAYER_INPUTS
+
+    assert set(LAYERS) == set(LAYER_INPUTS)

@@ -192,7 +192,7 @@ def test_bp_train_json_for_the_rnn_and_the_dense_network(capsys: pytest.CaptureF
         (["--model", "cnn", "--dataset", "diabetes"], "--dataset: --model cnn trains on the digits"),
         (["--model", "rnn", "--dataset", "digits"], "--dataset: --model rnn trains on the Zen of Python"),
         (["--model", "rnn", "--test-size", "0.5"], "--test-size: --model rnn learns the whole text"),
-        (["--model", "gru"], "argument --model: invalid choice: 'gru'"),
+        (["--model", "gru"], "bp train: error: --model: invalid choice: 'gru'"),
     ],
 )
 def test_bp_train_refuses_options_that_do_not_apply(

@@ -114,6 +114,8 @@ def layer_case(
         N, T, S, d = size(1, 2), size(1, 3), size(1, 3), size(1, 3)
         cfg = {"causal": bool(rng.integers(0, 2))}
         inputs = {"q": normal(N, T, d), "k": normal(N, S, d), "v": normal(N, S, size(1, 3))}
+    elif layer == "flatten":
+        inputs = {"x": normal(size(1, 2), size(2, 3), size(1, 3), size(2, 3))}  # (N, C, H, W): C >= 2
     else:
         raise KeyError(layer)
     cfg.update(config or {})

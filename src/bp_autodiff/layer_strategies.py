@@ -54,6 +54,7 @@ LAYERS = (
     "rnn",
     "lstm",
     "attention",
+    "flatten",
 )
 
 
@@ -217,6 +218,13 @@ def _attention(draw: Draw, rng: np.random.Generator, dtype: type) -> tuple[dict[
     return inputs, {"causal": causal}
 
 
+def _flatten(draw: Draw, rng: np.random.Generator, dtype: type) -> tuple[dict[str, Any], dict[str, Any]]:
+    shape = tuple(draw(st.lists(st.integers(1, 3), min_size=2, max_size=4)))
+    start = draw(st.integers(0, len(shape) - 1))
+    end = draw(st.integers(start, len(shape) - 1))
+    return {"x": _floats(rng, shape, dtype)}, {"start_dim": start, "end_dim": end}
+
+
 MAKERS: dict[str, Maker] = {
     "linear": _linear,
     "relu": _elementwise(True),
@@ -238,6 +246,7 @@ MAKERS: dict[str, Maker] = {
     "rnn": _recurrent(False),
     "lstm": _recurrent(True),
     "attention": _attention,
+    "flatten": _flatten,
 }
 
 

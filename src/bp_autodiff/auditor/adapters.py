@@ -120,6 +120,7 @@ def _entries() -> dict[str, LayerInputs]:
         "rnn": LayerInputs("recurrent", ("x", "h0", "Wx", "Wh", "b"), ("x", "h0", "Wx", "Wh", "b")),
         "lstm": LayerInputs("recurrent", ("x", "h0", "c0", "Wx", "Wh", "b"), ("x", "h0", "c0", "Wx", "Wh", "b")),
         "attention": LayerInputs("attention", ("q", "k", "v"), ("q", "k", "v"), ("causal",)),
+        "flatten": LayerInputs("flatten", ("x",), ("x",), ("start_dim", "end_dim")),
     }
 
 

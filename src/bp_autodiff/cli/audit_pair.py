@@ -56,6 +56,7 @@ DEFAULT_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rnn": (("x=2,3,4", "h0=2,5", "Wx=5,4", "Wh=5,5", "b=5"), ()),
     "lstm": (("x=2,3,4", "h0=2,5", "c0=2,5", "Wx=20,4", "Wh=20,5", "b=20"), ()),
     "attention": (("q=2,3,4", "k=2,3,4", "v=2,3,4"), ("causal=true",)),
+    "flatten": (("x=2,3,4",), ()),
 }
 
 
