@@ -238,6 +238,22 @@ def as_dtype(dtype: DTypeLike) -> np.dtype[np.floating]:
     return dt  # type: ignore[return-value]
 
 
+def resolve(init: object) -> Initializer:
+    """The initializer ``init`` names (a key of :data:`INITIALIZERS`), or ``init`` itself when it is callable.
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+        TypeError: ``init`` is neither a name nor a callable.
+    """
+    if isinstance(init, str):
+        if init not in INITIALIZERS:
+            raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALIZERS)}")
+        return INITIALIZERS[init]
+    if callable(init):
+        return init
+    raise TypeError(f"init must be a name or a callable, got {type(init).__name__}")
+
+
 def init_params(
     spec: NetworkSpec,
     init: str | Initializer = "xavier_normal",
@@ -266,14 +282,7 @@ def init_params(
     """
     if not isinstance(spec, NetworkSpec):
         raise TypeError(f"spec must be a NetworkSpec, got {type(spec).__name__}")
-    if isinstance(init, str):
-        if init not in INITIALIZERS:
-            raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALIZERS)}")
-        initializer = INITIALIZERS[init]
-    elif callable(init):
-        initializer = init
-    else:
-        raise TypeError(f"init must be a name or a callable, got {type(init).__name__}")
+    initializer = resolve(init)
     dt = as_dtype(dtype)
     rng = as_generator(seed)
 

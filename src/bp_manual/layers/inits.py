@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from bp_manual.initializers import INITIALIZERS, Initializer
+from bp_manual.initializers import Initializer, resolve
 from bp_manual.layers.checks import positive_int
 
 
@@ -51,13 +51,7 @@ def draw(
             initializer that returns another shape or dtype.
         TypeError: ``init`` neither a name nor a callable.
     """
-    if isinstance(init, str):
-        if init not in INITIALIZERS:
-            raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALIZERS)}")
-        init = INITIALIZERS[init]
-    elif not callable(init):
-        raise TypeError(f"init must be a name or a callable, got {type(init).__name__}")
-    W = np.asarray(init(rng, shape, dtype))
+    W = np.asarray(resolve(init)(rng, shape, dtype))
     if W.shape != shape or W.dtype != dtype:
         raise ValueError(f"init returned {W.dtype}{W.shape}, expected {dtype}{shape}")
     return W
