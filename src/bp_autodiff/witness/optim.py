@@ -14,9 +14,19 @@ import jax
 import jax.numpy as jnp
 
 from bp_autodiff.witness.grads import to_numpy
+from bp_autodiff.witness.jitcache import bounded_jit
 from bp_manual.initializers import Params, ParamsLike
 from bp_manual.optim import check_update
 from bp_manual.validation import check_update_args
+
+
+def _update(params: object, grads: object, lr: jax.Array) -> object:
+    return jax.tree.map(lambda p, g: p - lr * g, params, grads)
+
+
+#: One compiled program per structure of params (eagerly, each ``-`` and ``*``
+#: would compile a program of its own for every new shape).
+_jitted_update = bounded_jit(_update)
 
 
 def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
@@ -30,6 +40,7 @@ def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
     """
     lr = check_update_args(params, grads, lr)
     with jax.enable_x64(True):
-        new = to_numpy(jax.tree.map(lambda p, g: jnp.asarray(p) - lr * jnp.asarray(g), params, grads))
+        arrays = [jax.tree.map(jnp.asarray, tree) for tree in (params, grads)]
+        new = to_numpy(_jitted_update(*arrays, lr))
     check_update(new, lr)
     return new
