@@ -4,6 +4,7 @@ Kept as a module so test files import ``from strategies import ...`` as they alw
 """
 
 from bp_autodiff.strategies import (
+    COVERING,
     DTYPES,
     HIDDEN_NAMES,
     INIT_NAMES,
@@ -17,6 +18,7 @@ from bp_autodiff.strategies import (
 )
 
 __all__ = [
+    "COVERING",
     "DTYPES",
     "HIDDEN_NAMES",
     "INITS",

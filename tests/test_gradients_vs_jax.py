@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import bp_autodiff
 import bp_manual
 from bp_autodiff.witness import bucketed
-from strategies import Problem, examples, problems
+from strategies import COVERING, Problem, examples, problems
 from tolerances import (
     FLOAT64_RTOL,
     close,
@@ -77,10 +77,14 @@ def test_manual_gradients_equal_jax(dtype: type, data: st.DataObject) -> None:
     _compare("deltas", problem, deltas_m, deltas_j, rtol, scales)
 
 
-@settings(max_examples=examples(0.2))
-@given(problems(max_layers=3, max_width=16, max_batch=8))
-def test_loss_and_grads_is_the_same_computation(problem: Problem) -> None:
+@pytest.mark.parametrize("case", range(len(COVERING)))
+@settings(max_examples=examples(0.03))
+@given(data=st.data())
+def test_loss_and_grads_is_the_same_computation(case: int, data: st.DataObject) -> None:
     """``loss_and_grads`` is ``loss_grads_and_deltas`` without the deltas, on both sides.
+
+    Every network of ``COVERING`` (every path of the code), both dtypes: the two public JAX programs compile once
+    per network and dtype, not once per random shape.
 
     In ``bp_manual`` one function calls the other: the same bits. In
     ``bp_autodiff`` they are two XLA programs (the second differentiates with
@@ -89,6 +93,8 @@ def test_loss_and_grads_is_the_same_computation(problem: Problem) -> None:
     same derived tolerance. (Bit equality was asserted here until the thorough
     profile found a case 1 ulp apart: 0.08822511270859063 against ...065.)
     """
+    spec, n = COVERING[case]
+    problem: Problem = data.draw(problems(spec=spec, batch=n))
     args = (problem.spec, problem.params, problem.X, problem.Y)
     rtol, scales = problem_rtol(problem), term_scales(*args)
     for module in (bp_manual, bp_autodiff):
@@ -105,16 +111,21 @@ def test_loss_and_grads_is_the_same_computation(problem: Problem) -> None:
                     assert close(a[key], b[key], rtol, scale=scales[f"{key}{l}"])[0], (key, l, problem.describe())
 
 
-@settings(max_examples=examples(0.4))
-@given(problems(max_layers=3, max_width=16, max_batch=8))
-def test_sgd_step_equals_jax(problem: Problem) -> None:
+@pytest.mark.parametrize("case", range(len(COVERING)))
+@settings(max_examples=examples(0.05))
+@given(data=st.data())
+def test_sgd_step_equals_jax(case: int, data: st.DataObject) -> None:
     """One SGD step from each package's own gradients gives the same new params.
+
+    Every network of ``COVERING``, both dtypes: the witness's update compiles once per network and dtype.
 
     ``new = p - lr g``: a gradient error of ``rtol * max(max|g|, T)`` (``T``
     from ``term_scales``) moves ``new`` by ``lr`` times that, and each side
     rounds the subtraction once (``u * max|new|``); the bound below is their
     sum, per array.
     """
+    spec, n = COVERING[case]
+    problem: Problem = data.draw(problems(spec=spec, batch=n))
     lr = 0.1
     args = (problem.spec, problem.params, problem.X, problem.Y)
     _, grads_m = bp_manual.loss_and_grads(*args)

@@ -16,17 +16,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bp_manual
 from bp_autodiff.jitted.scan import sgd_epoch
 from bp_manual.optim import DivergedError
-from strategies import Problem, examples, problems
+from strategies import COVERING, Problem, examples, problems
 from tolerances import FLOAT64_RTOL, close
 
 
-@settings(max_examples=examples(0.1))
-@given(problems(max_layers=3, max_width=12, max_batch=12, dtypes=(np.float64,)))
-def test_jitted_epoch_equals_train_step_sample_by_sample(problem: Problem) -> None:
+@pytest.mark.parametrize("case", range(len(COVERING)))
+@settings(max_examples=examples(0.02))
+@given(data=st.data())
+def test_jitted_epoch_equals_train_step_sample_by_sample(case: int, data: st.DataObject) -> None:
+    """Every network of ``COVERING`` (every path of the code), a new epoch of values each example: one compile
+    per network, not one per random shape."""
+    spec, n = COVERING[case]  # an epoch of n one-sample steps
+    problem: Problem = data.draw(problems(dtypes=(np.float64,), spec=spec, batch=n))
     spec, params, X, Y = problem.spec, problem.params, problem.X, problem.Y
     lr = 0.1
     current = params

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bp_autodiff.witness.activations as jnet
 import bp_manual
 from bp_autodiff.witness import network
 from bp_autodiff.witness.jitcache import bounded_jit
 from bp_manual import activations
-from strategies import Problem, examples, problems
+from strategies import COVERING, Problem, examples, problems
 from tolerances import close, gradient_rtol
 
 _forward_jit = bounded_jit(network.predict, static_argnums=(0,))
@@ -26,10 +28,14 @@ def test_witness_covers_every_name() -> None:
     assert set(jnet.OUTPUTS) == set(bp_manual.OUTPUTS)
 
 
-@settings(max_examples=examples(0.2))
-@given(problems(max_layers=4, max_width=16, max_batch=8))
-def test_jax_forward_equals_manual_predict(problem: Problem) -> None:
-    """Same rounding model as the gradients (the forward half of it), same tolerance."""
+@pytest.mark.parametrize("case", range(len(COVERING)))
+@settings(max_examples=examples(0.03))
+@given(data=st.data())
+def test_jax_forward_equals_manual_predict(case: int, data: st.DataObject) -> None:
+    """Same rounding model as the gradients (the forward half of it), same tolerance; every network of
+    ``COVERING``, both dtypes: one compile per network and dtype, not one per random shape."""
+    spec, n = COVERING[case]
+    problem: Problem = data.draw(problems(spec=spec, batch=n))
     with jax.enable_x64(True):
         params = jax.tree.map(jax.numpy.asarray, problem.params)
         Y_hat_j = np.asarray(_forward_jit(problem.spec, params, problem.X))

@@ -37,6 +37,7 @@ from bp_manual import HIDDEN, INITIALIZERS, LOSSES, NetworkSpec
 from bp_manual.problems import FORMS, Problem, random_problem
 
 __all__ = [
+    "COVERING",
     "DTYPES",
     "HIDDEN_NAMES",
     "INITS",
@@ -55,6 +56,22 @@ INIT_NAMES = sorted(INITIALIZERS)
 #: every named scheme, plus a plain N(0, 0.1**2) (the ``normal(std)`` factory)
 INITS: list[str | bp_manual.initializers.Initializer] = [*INIT_NAMES, bp_manual.normal(0.1)]
 DTYPES = (np.float64, np.float32)
+
+#: Seven networks, each with its batch size, that between them take every path of the network code: each hidden
+#: activation once (in a network with hidden layers), each output/loss pair at least twice, biases on and off, 1 to 4
+#: weight layers, widths of 1 (input, hidden and output) and a batch of 1 (one-sample gradients are outer products).
+#: For properties of a function compiled once per shape (``jax.jit`` of the hand derivation, the public witness):
+#: drawn through ``problems(spec=..., batch=...)``, such a function compiles once per network and dtype instead of once
+#: per random shape, and no path is left to chance. Random shapes belong to the properties that do not compile.
+COVERING: tuple[tuple[NetworkSpec, int], ...] = (
+    (NetworkSpec((3, 4, 2), hidden="identity", output="identity", loss="mse", bias=True), 1),
+    (NetworkSpec((5, 3, 4, 3), hidden="leaky_relu", output="softmax", loss="cross_entropy", bias=False), 4),
+    (NetworkSpec((2, 6, 1, 3), hidden="relu", output="sigmoid", loss="binary_cross_entropy", bias=True), 3),
+    (NetworkSpec((4, 5, 2), hidden="sigmoid", output="softmax", loss="cross_entropy", bias=True), 1),
+    (NetworkSpec((1, 3, 3, 4, 2), hidden="softplus", output="identity", loss="mse", bias=False), 5),
+    (NetworkSpec((3, 4, 1), hidden="tanh", output="sigmoid", loss="binary_cross_entropy", bias=False), 2),
+    (NetworkSpec((4, 3), hidden="tanh", output="softmax", loss="cross_entropy", bias=True), 2),
+)
 
 
 def examples(fraction: float) -> int:
@@ -106,17 +123,24 @@ def problems(
     hidden: list[str] | None = None,
     inits: list[str | bp_manual.initializers.Initializer] | None = None,
     x_scales: tuple[float, ...] = (0.1, 1.0, 3.0),
+    spec: NetworkSpec | None = None,
+    batch: int | None = None,
 ) -> Problem:
     """A spec, params from a drawn init scheme, and a batch (``bp_manual.problems.random_problem``),
-    with ReLU kinks kept clear."""
-    spec = draw(specs(max_layers=max_layers, max_width=max_width, hidden=hidden))
+    with ReLU kinks kept clear.
+
+    ``spec`` and ``batch`` fix the network and the batch size (e.g. from :data:`COVERING`), so only the values are
+    drawn; ``max_layers``, ``max_width``, ``hidden`` (and ``max_batch``) then play no part.
+    """
+    if spec is None:
+        spec = draw(specs(max_layers=max_layers, max_width=max_width, hidden=hidden))
     dtype = draw(st.sampled_from(dtypes))
     init = draw(st.sampled_from(inits or INITS))
     if HIDDEN[spec.hidden].kinked and spec.n_layers > 1:
         # all-zero weights put every hidden pre-activation exactly on the kink
         assume(init != "zeros")
     seed = draw(st.integers(0, 2**32 - 1))
-    n = draw(st.integers(1, max_batch))
+    n = batch if batch is not None else draw(st.integers(1, max_batch))
     x_scale = draw(st.sampled_from(x_scales))
     form = draw(st.sampled_from(FORMS))
     problem = random_problem(spec, np.random.default_rng(seed), n, init=init, dtype=dtype, x_scale=x_scale, form=form)
