@@ -55,7 +55,7 @@ import numpy as np
 
 from bp_manual.initializers import Array, Params, ParamsLike
 from bp_manual.scalars import real_in
-from bp_manual.validation import check_like_params, check_lr, check_params_list, check_update_args
+from bp_manual.validation import all_finite, check_like_params, check_lr, check_params_list, check_update_args
 
 #: The keys whose arrays L2 weight decay acts on: the weights that multiply an input (``W`` of the dense
 #: network and ``linear``, ``w`` of ``conv2d``, ``Wx`` and ``Wh`` of ``rnn`` and ``lstm``) and the embedding
@@ -86,17 +86,25 @@ class DivergedError(FloatingPointError):
         return DivergedError(self.where, self.lr, step)
 
 
-def check_update(new_params: ParamsLike, lr: float) -> None:
-    """Raise :class:`DivergedError` if any array of ``new_params`` holds NaN or inf.
+def first_non_finite(new_params: ParamsLike) -> str | None:
+    """The name of the first array of ``new_params`` holding NaN or inf (``"W1 (layer 1)"``), else None.
 
-    One pass per array: ``np.isfinite(value).all()`` (measured here faster than
-    the sum it replaced, 18 against 35 us for 256x784 float32, and it cannot
-    overflow).
+    One pass per array, :func:`bp_manual.validation.all_finite`; call it under
+    ``np.errstate(invalid="ignore")`` (see there why), as :func:`check_update` does.
     """
     for l, layer in enumerate(new_params, start=1):
         for key, value in layer.items():
-            if not np.isfinite(value).all():
-                raise DivergedError(f"{key}{l} (layer {l})", lr)
+            if not all_finite(value):
+                return f"{key}{l} (layer {l})"
+    return None
+
+
+def check_update(new_params: ParamsLike, lr: float) -> None:
+    """Raise :class:`DivergedError` if any array of ``new_params`` holds NaN or inf; it names the first."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        where = first_non_finite(new_params)
+    if where is not None:
+        raise DivergedError(where, lr)
 
 
 def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
@@ -130,7 +138,7 @@ def sgd_update_prepared(params: ParamsLike, grads: ParamsLike, lr: float, *, reu
     plain expression ``p - lr * g``.
     """
     new: Params = []
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_update
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the check below
         for p, g in zip(params, grads, strict=True):
             layer: dict[str, Array] = {}
             for key in p:
@@ -140,7 +148,9 @@ def sgd_update_prepared(params: ParamsLike, grads: ParamsLike, lr: float, *, reu
                 step = np.multiply(g[key], lr, out=g[key] if reuse_grads else None)
                 layer[key] = np.subtract(p[key], step, out=step)
             new.append(layer)
-    check_update(new, lr)
+        where = first_non_finite(new)  # check_update's test, in the errstate already held
+    if where is not None:
+        raise DivergedError(where, lr)
     return new
 
 
