@@ -121,7 +121,7 @@ class BPNetwork:
         self._set(1, "w_hid2out", value)
 
     def _one_sample(self, value: object, name: str) -> Array:
-        X = as_inputs(self._mlp.spec, value, self.w_in2hid.dtype, name=name)
+        X = as_inputs(self._mlp.spec, value, self._mlp.params[0]["W"].dtype, name=name)
         if X.shape[0] != 1:
             raise ValueError(f"{name} must be one sample (a list, (n,) or (1, n)), got {X.shape[0]} samples")
         return X
@@ -138,7 +138,7 @@ class BPNetwork:
             seed returned nothing).
         """
         X = self._one_sample(inputs_org, "inputs_org")
-        Y = as_targets(self._mlp.spec, groundtruth_org, 1, self.w_in2hid.dtype, name="groundtruth_org")
+        Y = as_targets(self._mlp.spec, groundtruth_org, 1, X.dtype, name="groundtruth_org")  # X has the params' dtype
         return float(self._mlp._step(X, Y, check_lr(self.learning_rate, name="learning_rate")))
 
     def run(self, inputs_org: object) -> Array:

@@ -90,7 +90,7 @@ def first_non_finite(new_params: ParamsLike) -> str | None:
     """The name of the first array of ``new_params`` holding NaN or inf (``"W1 (layer 1)"``), else None.
 
     One pass per array, :func:`bp_manual.validation.all_finite`; call it under
-    ``np.errstate(invalid="ignore")`` (see there why), as :func:`check_update` does.
+    ``np.errstate(over="ignore")`` (see there why), as :func:`check_update` does.
     """
     for l, layer in enumerate(new_params, start=1):
         for key, value in layer.items():
@@ -124,7 +124,9 @@ def sgd_step(params: ParamsLike, grads: ParamsLike, lr: float) -> Params:
             ``grads`` not like ``params``, or a bad ``lr``; the message names it.
         DivergedError: the new params would hold NaN or inf.
     """
-    return sgd_update_prepared(params, grads, check_update_args(params, grads, lr))
+    lr = check_update_args(params, grads, lr)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by DivergedError
+        return sgd_update_prepared(params, grads, lr)
 
 
 def sgd_update_prepared(params: ParamsLike, grads: ParamsLike, lr: float, *, reuse_grads: bool = False) -> Params:
@@ -135,20 +137,26 @@ def sgd_update_prepared(params: ParamsLike, grads: ParamsLike, lr: float, *, reu
     array instead of two. ``reuse_grads=True`` (a training step's own, fresh
     gradients, never the caller's) writes into the gradient arrays themselves,
     so the update allocates nothing. Arrays of another library (JAX) get the
-    plain expression ``p - lr * g``.
+    plain expression ``p - lr * g``. Raises :class:`DivergedError` like
+    ``sgd_step`` (the test of :func:`first_non_finite`).
+
+    The caller holds ``np.errstate(over="ignore", invalid="ignore")`` (as
+    ``sgd_step``, ``Optimizer.update_prepared`` and the training step do), so
+    that an overflow on the way to a divergence is reported by the error
+    alone, not also by a NumPy warning; this function does not open its own
+    (one per step is enough, and each costs about 1 us).
     """
     new: Params = []
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the check below
-        for p, g in zip(params, grads, strict=True):
-            layer: dict[str, Array] = {}
-            for key in p:
-                if not isinstance(g[key], np.ndarray):  # another array library's arrays: the plain expression
-                    layer[key] = p[key] - lr * g[key]
-                    continue
-                step = np.multiply(g[key], lr, out=g[key] if reuse_grads else None)
-                layer[key] = np.subtract(p[key], step, out=step)
-            new.append(layer)
-        where = first_non_finite(new)  # check_update's test, in the errstate already held
+    for p, g in zip(params, grads, strict=True):
+        layer: dict[str, Array] = {}
+        for key in p:
+            if not isinstance(g[key], np.ndarray):  # another array library's arrays: the plain expression
+                layer[key] = p[key] - lr * g[key]
+                continue
+            step = np.multiply(g[key], lr, out=g[key] if reuse_grads else None)
+            layer[key] = np.subtract(p[key], step, out=step)
+        new.append(layer)
+    where = first_non_finite(new)
     if where is not None:
         raise DivergedError(where, lr)
     return new
