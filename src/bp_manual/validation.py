@@ -282,10 +282,15 @@ def check_like_params(params: ParamsLike, other: object, name: str, dtype: np.dt
     _check_dtype_and_values(name, arrays)
 
 
-def as_inputs(spec: NetworkSpec, X: object, dtype: np.dtype[np.floating], name: str = "X") -> Array:
+def as_inputs(
+    spec: NetworkSpec, X: object, dtype: np.dtype[np.floating], name: str = "X", *, finite: bool = True
+) -> Array:
     """``X`` as a finite ``(N, n_in)`` array of ``dtype``; a 1-D ``X`` is one sample.
 
     ``name`` is the argument's name in messages (``"inputs_org"`` for ``BPNetwork``).
+    ``finite=False`` leaves out the NaN/inf test (everything else is checked),
+    for a caller that catches those values another way and then calls again
+    with ``finite=True`` to name them (``BPNetwork.train``; see there why that is exact).
     """
     arr = _as_array(name, X)
     if arr.ndim == 1:
@@ -297,15 +302,25 @@ def as_inputs(spec: NetworkSpec, X: object, dtype: np.dtype[np.floating], name: 
     if arr.shape[0] == 0:
         raise ValueError(f"{name} has 0 samples; at least 1 is needed")
     values = _values(arr)
-    if values is not None:
+    if values is not None and finite:
         _finite(name, values)
     return _cast(name, arr, values, dtype)
 
 
-def as_targets(spec: NetworkSpec, Y: object, n_samples: int, dtype: np.dtype[np.floating], name: str = "Y") -> Array:
+def as_targets(
+    spec: NetworkSpec,
+    Y: object,
+    n_samples: int,
+    dtype: np.dtype[np.floating],
+    name: str = "Y",
+    *,
+    finite: bool = True,
+) -> Array:
     """``Y`` as a checked ``(n_samples, n_out)`` array of ``dtype`` (labels -> one-hot).
 
-    See the module docstring for the accepted forms and the checks per loss.
+    See the module docstring for the accepted forms and the checks per loss;
+    ``finite=False`` as for :func:`as_inputs`, for the ``mse`` loss only (the
+    tests of the other losses' targets need finite values, so they keep the NaN/inf test).
     """
     arr = _as_array(name, Y)
     n_out = spec.n_out
@@ -340,7 +355,8 @@ def as_targets(spec: NetworkSpec, Y: object, n_samples: int, dtype: np.dtype[np.
         raise ValueError(f"{name} has {arr.shape[1]} columns, spec expects n_out = {n_out}")
     values = _values(arr)
     if values is not None:
-        _finite(name, values)
+        if finite or spec.loss != "mse":  # the other losses' value tests below need finite values first
+            _finite(name, values)
         if spec.loss == "cross_entropy":
             eps = np.finfo(values.dtype if values.dtype.kind == "f" else np.float64).eps
             row_sums = values.sum(axis=1, dtype=np.float64)
