@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -101,7 +102,7 @@ def _train_step(spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, lr: f
         return loss, sgd_update_prepared(params, grads, lr, reuse_grads=True)  # the gradients are this step's own
 
 
-def check_loss(loss: object, lr: float) -> None:
+def check_loss(loss: Any, lr: float) -> None:
     """``DivergedError`` (``"the loss"``, with ``lr``) unless the loss, a scalar, is finite."""
     if not (math.isfinite(loss) if isinstance(loss, float | np.floating) else np.isfinite(loss)):
         raise DivergedError("the loss", lr)
