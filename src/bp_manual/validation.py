@@ -288,9 +288,11 @@ def as_inputs(
     """``X`` as a finite ``(N, n_in)`` array of ``dtype``; a 1-D ``X`` is one sample.
 
     ``name`` is the argument's name in messages (``"inputs_org"`` for ``BPNetwork``).
-    ``finite=False`` leaves out the NaN/inf test (everything else is checked),
-    for a caller that catches those values another way and then calls again
-    with ``finite=True`` to name them (``BPNetwork.train``; see there why that is exact).
+    ``finite=False`` leaves out the NaN/inf test of values already in
+    ``dtype`` (everything else is checked; a conversion keeps the test, which
+    its range test needs), for a caller that catches those values another way
+    and then calls again with ``finite=True`` to name them (``BPNetwork.train``;
+    see there why that is exact).
     """
     arr = _as_array(name, X)
     if arr.ndim == 1:
@@ -302,7 +304,7 @@ def as_inputs(
     if arr.shape[0] == 0:
         raise ValueError(f"{name} has 0 samples; at least 1 is needed")
     values = _values(arr)
-    if values is not None and finite:
+    if values is not None and (finite or values.dtype != dtype):  # a conversion's range test needs finite values
         _finite(name, values)
     return _cast(name, arr, values, dtype)
 
@@ -355,7 +357,7 @@ def as_targets(
         raise ValueError(f"{name} has {arr.shape[1]} columns, spec expects n_out = {n_out}")
     values = _values(arr)
     if values is not None:
-        if finite or spec.loss != "mse":  # the other losses' value tests below need finite values first
+        if finite or spec.loss != "mse" or values.dtype != dtype:  # the value tests below need finite values
             _finite(name, values)
         if spec.loss == "cross_entropy":
             eps = np.finfo(values.dtype if values.dtype.kind == "f" else np.float64).eps
