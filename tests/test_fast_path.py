@@ -130,7 +130,7 @@ def test_all_finite_finds_nan_and_inf_at_every_position(dtype: type) -> None:
     big = np.finfo(dtype).max / 2  # its square overflows: the element-wise test decides
     with np.errstate(over="ignore"):  # the documented calling convention (the squares may overflow)
         for n in range(1, 81):
-            v = rng.normal(size=n).astype(dtype)
+            v: np.ndarray = rng.normal(size=n).astype(dtype)
             assert all_finite(v) and all_finite(v.reshape(1, n))
             assert all_finite(np.full(n, big, dtype)) and all_finite(np.full(n, -big, dtype))
             assert all_finite(np.full(n, np.finfo(dtype).smallest_subnormal, dtype))
@@ -139,7 +139,7 @@ def test_all_finite_finds_nan_and_inf_at_every_position(dtype: type) -> None:
                     w = v.copy()
                     w[i] = bad
                     assert not all_finite(w) and not all_finite(w.reshape(1, n)), (n, i, bad)
-        W = rng.normal(size=(32, 784)).astype(dtype)  # the seed's W1, and a strided view (the other path)
+        W: np.ndarray = rng.normal(size=(32, 784)).astype(dtype)  # the seed's W1, and a strided view (the other path)
         assert all_finite(W) and all_finite(W[:, ::3]) and all_finite(np.zeros((0, 4), dtype))
         for i, j in rng.integers(0, (32, 784), size=(20, 2)):
             for bad in (np.nan, np.inf, -np.inf):
@@ -153,8 +153,8 @@ def test_huge_finite_weights_pass_the_divergence_check_without_a_warning(dtype: 
     """Squares past the dtype's range make ``v . v`` inf: the element-wise test then finds every
     value finite, and no overflow warning escapes (``pyproject.toml`` makes warnings errors)."""
     big = float(np.finfo(dtype).max) / 4
-    params = [{"W": np.full((3, 2), big, dtype), "b": np.full(3, -big, dtype)}]
-    grads = [{"W": np.zeros((3, 2), dtype), "b": np.zeros(3, dtype)}]
+    params: list[dict[str, np.ndarray]] = [{"W": np.full((3, 2), big, dtype), "b": np.full(3, -big, dtype)}]
+    grads: list[dict[str, np.ndarray]] = [{"W": np.zeros((3, 2), dtype), "b": np.zeros(3, dtype)}]
     new = bp_manual.sgd_step(params, grads, 0.1)
     np.testing.assert_array_equal(new[0]["W"], params[0]["W"])
     check_update(new, 0.1)

@@ -120,9 +120,10 @@ def test_sigmoid_is_the_two_branch_form_bit_for_bit(dtype: type) -> None:
     rng = np.random.default_rng(7)
     scales = [rng.normal(0.0, s, 5000) for s in (1e-30, 1e-3, 1.0, 10.0, 100.0, 1e3)]
     info = np.finfo(dtype)
-    edges = [0.0, -0.0, info.smallest_subnormal, -info.smallest_subnormal, info.tiny, 88.0, 104.0, 745.0, 746.0]
-    special = np.array(edges + [-e for e in edges[4:]] + [np.inf, -np.inf, info.max, -info.max])
-    Z = np.concatenate([*scales, special]).astype(dtype)
+    tiny, sub, big = float(info.tiny), float(info.smallest_subnormal), float(info.max)
+    edges = [0.0, -0.0, sub, -sub, tiny, 88.0, 104.0, 745.0, 746.0]
+    special: np.ndarray = np.array(edges + [-e for e in edges[4:]] + [np.inf, -np.inf, big, -big])
+    Z: np.ndarray = np.concatenate([*scales, special]).astype(dtype)
     with np.errstate(over="raise", divide="raise", invalid="raise"):
         got = activations.sigmoid(Z)
         want = _two_branch_sigmoid(Z)
