@@ -29,6 +29,13 @@ Columns:
 - ``torch``: autograd + in-place SGD, when torch is installed.
 - ``GEMM-bound``: the arithmetic of the two large products (forward ``X @ W1.T``
   and ``dW1 = delta1.T @ X``) at this machine's measured GEMM rate.
+
+Under each table, the seed regime (784-32-64, float64, one sample per update):
+``BPNetwork.train`` per sample and its ratio to ``bare_seed_step`` (the same
+equations inline with no checks; issue 17's target is at most 1.3x), torch and
+the jitted epoch; then ``seed_costs``'s table, the step with each remaining cost
+taken out alone, interleaved in one process (columns: the median step time,
+what taking that cost out saves against the library, the ratio to the floor).
 """
 
 from __future__ import annotations
