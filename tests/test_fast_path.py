@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 import bp_manual
 from bp_manual import MLP
 from bp_manual.network import layer_grads
-from bp_manual.optim import DivergedError
+from bp_manual.optim import DivergedError, check_update
+from bp_manual.validation import as_inputs, as_targets, check_lr
 from strategies import Problem, examples, problems
 
 
@@ -115,3 +116,125 @@ def test_the_update_and_the_kernels_stay_in_jax_for_jax_arrays() -> None:
             A = act.f(Z)
             assert isinstance(A, jax.Array) and isinstance(act.derivative(Z, A), jax.Array), act.name
         np.testing.assert_array_equal(np.asarray(activations.relu(Z)), [[0.0, 0.5, 2.0]])
+
+
+# --- the cheaper checks of the seed regime (issue 17, item 4): each catches what the old one caught ---------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_finite_weights_pass_the_divergence_check_without_a_warning(dtype: type) -> None:
+    """The update runs under its caller's ``np.errstate`` (``sgd_step`` opens it): weights near the
+    dtype's maximum pass with no overflow warning (``pyproject.toml`` makes warnings errors)."""
+    big = float(np.finfo(dtype).max) / 4
+    params: list[dict[str, np.ndarray]] = [{"W": np.full((3, 2), big, dtype), "b": np.full(3, -big, dtype)}]
+    grads: list[dict[str, np.ndarray]] = [{"W": np.zeros((3, 2), dtype), "b": np.zeros(3, dtype)}]
+    new = bp_manual.sgd_step(params, grads, 0.1)
+    np.testing.assert_array_equal(new[0]["W"], params[0]["W"])
+    check_update(new, 0.1)
+    new[0]["b"][1] = np.inf
+    with pytest.raises(DivergedError, match=r"^b1 \(layer 1\) became non-finite"):
+        check_update(new, 0.1)
+
+
+def _full_check_error(net: bp_manual.BPNetwork, x: object, y: object) -> tuple[type, str] | None:
+    """What the checks before this work raised: every check of ``inputs_org`` (values included),
+    then of ``groundtruth_org``, then ``learning_rate``, all before any computation."""
+    spec, dtype = net.mlp.spec, net.w_in2hid.dtype
+    try:
+        X = as_inputs(spec, x, dtype, name="inputs_org")
+        if X.shape[0] != 1:
+            return None
+        as_targets(spec, y, 1, dtype, name="groundtruth_org")
+        check_lr(net.learning_rate, name="learning_rate")
+    except (TypeError, ValueError) as exc:
+        return type(exc), str(exc)
+    return None
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("arg", ["inputs_org", "groundtruth_org"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_bpnetwork_train_names_a_non_finite_argument_after_the_step_fails(dtype: type, arg: str, bad: float) -> None:
+    """The NaN/inf test of ``train``'s arguments runs when the step fails; it raises the full
+    check's own error (same type, same message, same index) and changes nothing."""
+    net = bp_manual.BPNetwork(784, 32, 64, 0.01, seed=0, dtype=dtype)
+    rng = np.random.default_rng(3)
+    n = 784 if arg == "inputs_org" else 64
+    for position, as_list in ((0, False), (n // 2, True), (n - 1, False)):
+        x, y = rng.uniform(0, 1, 784), rng.normal(0, 1, 64)
+        (x if arg == "inputs_org" else y)[position] = bad
+        before = [net.w_in2hid.copy(), net.w_hid2out.copy()]
+        args = (list(x), list(y)) if as_list else (x, y)  # lists, as the seed passes them
+        expected = _full_check_error(net, *args)
+        assert expected == (ValueError, f"{arg} contains NaN or inf (first at index (0, {position}))")
+        with pytest.raises(ValueError) as info:
+            net.train(*args)
+        assert (type(info.value), str(info.value)) == expected
+        np.testing.assert_array_equal(net.w_in2hid, before[0])
+        np.testing.assert_array_equal(net.w_hid2out, before[1])
+        assert net.mlp.steps == 0
+
+
+def test_bpnetwork_train_names_bad_arguments_in_the_order_it_always_did() -> None:
+    """Two bad arguments at once: the one named is the one the full checks named first."""
+    good_x, good_y = [0.5, 1.0, -1.0, 2.0], [0.0, 1.0]
+    nan_x, inf_y = [0.5, np.nan, -1.0, 2.0], [np.inf, 1.0]
+    cases = [  # (x, y, learning_rate)
+        (nan_x, [0.0, 0.0, 0.0], 0.1),  # NaN input and a target of the wrong shape
+        (nan_x, inf_y, 0.1),
+        (nan_x, good_y, -1.0),
+        (nan_x, good_y, "fast"),
+        (good_x, inf_y, -1.0),
+        (good_x, inf_y, "fast"),
+        (good_x, [0.0, 0.0, 0.0], 0.1),
+        ([0.5, 1.0], inf_y, 0.1),
+    ]
+    for x, y, lr in cases:
+        net = bp_manual.BPNetwork(4, 3, 2, 0.1, seed=0)
+        net.learning_rate = lr  # type: ignore[assignment]  # a bad value on purpose
+        before = [net.w_in2hid.copy(), net.w_hid2out.copy()]
+        expected = _full_check_error(net, x, y)
+        assert expected is not None
+        with pytest.raises((TypeError, ValueError)) as info:
+            net.train(x, y)
+        assert (type(info.value), str(info.value)) == expected, (x, y, lr)
+        np.testing.assert_array_equal(net.w_in2hid, before[0])
+        np.testing.assert_array_equal(net.w_hid2out, before[1])
+
+
+def test_bpnetwork_train_still_stops_on_weights_spoiled_in_place() -> None:
+    """Clean arguments and a NaN written into the live weights: the step's divergence check, as before;
+    a NaN argument as well: the argument is named first, as the full checks did."""
+    net = bp_manual.BPNetwork(6, 4, 3, 0.1, seed=0)
+    net.w_hid2out[2, 1] = np.nan
+    held = [net.w_in2hid.copy(), net.w_hid2out.copy()]
+    with pytest.raises(DivergedError, match=r"^step 1: "):
+        net.train(np.ones(6), np.zeros(3))
+    with pytest.raises(ValueError, match=r"^inputs_org contains NaN or inf \(first at index \(0, 0\)\)"):
+        net.train([np.nan, 1, 1, 1, 1, 1], np.zeros(3))
+    np.testing.assert_array_equal(net.w_in2hid, held[0])
+    np.testing.assert_array_equal(net.w_hid2out, held[1])
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy"])
+def test_finite_false_keeps_the_nan_test_where_other_value_tests_need_it(loss: str) -> None:
+    """``as_targets(finite=False)`` leaves out the NaN/inf test for ``mse`` only; the other losses'
+    row-sum and range tests would misname a NaN or inf, so those targets are still tested first."""
+    output = bp_manual.LOSSES[loss].output
+    spec = bp_manual.NetworkSpec((3, 2), output=output, loss=loss)
+    dtype = np.dtype(np.float64)
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"^Y contains NaN or inf"):
+            as_targets(spec, np.array([[bad, 0.0]]), 1, dtype, finite=False)
+    mse = bp_manual.NetworkSpec((3, 2))
+    assert np.isnan(as_targets(mse, np.array([np.nan, 0.0]), 1, dtype, finite=False)[0, 0])
+    assert np.isinf(as_inputs(mse, [np.inf, 0.0, 1.0], dtype, finite=False)[0, 0])
+    with pytest.raises(ValueError, match=r"^X has 2 features"):
+        as_inputs(mse, [np.nan, 0.0], dtype, finite=False)
+    float32 = np.dtype(np.float32)  # a conversion keeps the NaN/inf test, which its range test needs
+    with pytest.raises(ValueError, match=r"^X contains NaN or inf \(first at index \(0, 1\)\)"):
+        as_inputs(mse, [1e300, np.nan, 0.0], float32, finite=False)
+    with pytest.raises(ValueError, match=r"^Y contains NaN or inf"):
+        as_targets(mse, np.array([np.inf, 0.0]), 1, float32, finite=False)
+    with pytest.raises(ValueError, match=r"^X has values beyond the float32 range"):
+        as_inputs(mse, [1e300, 0.0, 0.0], float32, finite=False)

@@ -104,3 +104,29 @@ def test_any_pre_activation_within_1e4_gives_finite_values_and_gradients(Z: np.n
         Y: np.ndarray = np.argmin(Z, axis=1) if loss == "cross_entropy" else (Z < 0).astype(dtype)
         value, grads = bp_manual.loss_and_grads(spec, [{"W": np.eye(n, dtype=dtype)}], Z, Y)
     assert np.isfinite(value) and np.all(np.isfinite(grads[0]["W"]))
+
+
+def _two_branch_sigmoid(Z: np.ndarray) -> np.ndarray:
+    """The form ``activations.sigmoid`` had before issue 17: ``1 / (1 + E)`` for ``Z >= 0``, ``E / (1 + E)`` else."""
+    E = np.exp(-np.abs(Z))
+    return np.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_the_two_branch_form_bit_for_bit(dtype: type) -> None:
+    """The six-operation sigmoid divides the same two numbers as the two-branch form, so every
+    value is the same bits: normal values at several scales, subnormals, both zeros, the
+    underflow boundaries of ``exp`` in both dtypes, and +-inf; NaN stays NaN."""
+    rng = np.random.default_rng(7)
+    scales = [rng.normal(0.0, s, 5000) for s in (1e-30, 1e-3, 1.0, 10.0, 100.0, 1e3)]
+    info = np.finfo(dtype)
+    tiny, sub, big = float(info.tiny), float(info.smallest_subnormal), float(info.max)
+    edges = [0.0, -0.0, sub, -sub, tiny, 88.0, 104.0, 745.0, 746.0]
+    special: np.ndarray = np.array(edges + [-e for e in edges[4:]] + [np.inf, -np.inf, big, -big])
+    Z: np.ndarray = np.concatenate([*scales, special]).astype(dtype)
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        got = activations.sigmoid(Z)
+        want = _two_branch_sigmoid(Z)
+    assert got.dtype == want.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(activations.sigmoid(np.array([np.nan], dtype))).all()

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from bp_manual.initializers import Initializer
 from bp_manual.mlp import MLP
+from bp_manual.optim import DivergedError
 from bp_manual.validation import as_inputs, as_targets, as_weight, check_lr
 
 Array = NDArray[np.floating]
@@ -120,8 +121,8 @@ class BPNetwork:
     def w_hid2out(self, value: object) -> None:
         self._set(1, "w_hid2out", value)
 
-    def _one_sample(self, value: object, name: str) -> Array:
-        X = as_inputs(self._mlp.spec, value, self.w_in2hid.dtype, name=name)
+    def _one_sample(self, value: object, name: str, *, finite: bool = True) -> Array:
+        X = as_inputs(self._mlp.spec, value, self._mlp.params[0]["W"].dtype, name=name, finite=finite)
         if X.shape[0] != 1:
             raise ValueError(f"{name} must be one sample (a list, (n,) or (1, n)), got {X.shape[0]} samples")
         return X
@@ -136,10 +137,45 @@ class BPNetwork:
         Returns:
             ``0.5 * ||out - target||**2`` before the update, as a float (the
             seed returned nothing).
+
+        Raises:
+            TypeError / ValueError: a bad argument, named (``inputs_org``,
+                ``groundtruth_org``, ``learning_rate``, in that order); the
+                weights are left as they were.
+            DivergedError: the update would make the weights or the loss non-finite.
+
+        Speed: the arguments' type, shape and dtype are checked before anything
+        is computed; their NaN/inf test runs only if the step fails, and then
+        in the same order and with the same message as before the step. That
+        catches every NaN and inf: with one sample, ``dW1 = delta1 x^T`` is an
+        outer product of single multiplications (``einsum``), and ``0 * inf``,
+        ``c * inf`` and ``c * NaN`` are NaN or inf, so a non-finite ``x_j``
+        makes column ``j`` of ``dW1``, hence of the new ``W1``, non-finite
+        (``W - lr * dW`` keeps it, ``lr`` being finite and > 0); a non-finite
+        target ``y_k`` makes ``delta2_k = out_k - y_k``, row ``k`` of the new
+        ``W2`` and the loss non-finite. Either way the divergence check raises,
+        nothing has been assigned, and the test names the argument.
         """
-        X = self._one_sample(inputs_org, "inputs_org")
-        Y = as_targets(self._mlp.spec, groundtruth_org, 1, self.w_in2hid.dtype, name="groundtruth_org")
-        return float(self._mlp._step(X, Y, check_lr(self.learning_rate, name="learning_rate")))
+        X = self._one_sample(inputs_org, "inputs_org", finite=False)
+        Y: Array | None = None
+        try:
+            Y = as_targets(self._mlp.spec, groundtruth_org, 1, X.dtype, name="groundtruth_org", finite=False)
+            return float(self._mlp._step(X, Y, check_lr(self.learning_rate, name="learning_rate")))
+        except (TypeError, ValueError, DivergedError):
+            bad = self._bad_values(X, Y)
+            if bad is not None:
+                raise bad from None
+            raise
+
+    def _bad_values(self, X: Array, Y: Array | None) -> ValueError | None:
+        """The error of the NaN/inf test that ``train`` deferred (``inputs_org`` first), or None."""
+        try:
+            as_inputs(self._mlp.spec, X, X.dtype, name="inputs_org")
+            if Y is not None:
+                as_targets(self._mlp.spec, Y, 1, X.dtype, name="groundtruth_org")
+        except ValueError as exc:
+            return exc
+        return None
 
     def run(self, inputs_org: object) -> Array:
         """The prediction as a column ``(output_nodes, 1)``, like the seed's.

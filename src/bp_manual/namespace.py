@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+_NUMPY = (np.ndarray, np.generic)
+
 
 def namespace(*arrays: Any) -> ModuleType:
     """The namespace of the first non-NumPy array-API array among ``arrays``, else ``numpy``.
@@ -26,7 +28,7 @@ def namespace(*arrays: Any) -> ModuleType:
     NumPy arrays and scalars, Python numbers and lists all give ``numpy``.
     """
     for a in arrays:
-        if isinstance(a, np.ndarray | np.generic):
+        if type(a) is np.ndarray or isinstance(a, _NUMPY):  # the exact type first: the common case, tested fastest
             continue
         get = getattr(a, "__array_namespace__", None)
         if get is not None:

@@ -9,8 +9,10 @@ What it is not for: the update rule (:mod:`bp_manual.optim`) or the gradients
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -89,9 +91,21 @@ def train_step(spec: NetworkSpec, params: ParamsLike, X: object, Y: object, lr: 
 
 
 def _train_step(spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, lr: float) -> tuple[np.floating, Params]:
-    """The step on checked ``X``, ``Y`` and ``lr`` and well-formed ``params`` (values unchecked: see ``train_step``)."""
-    loss, grads = checked_loss_and_grads(spec, params, X, Y, None, lr)
-    return loss, sgd_update_prepared(params, grads, lr, reuse_grads=True)  # the gradients are this step's own
+    """The step on checked ``X``, ``Y`` and ``lr`` and well-formed ``params`` (values unchecked: see ``train_step``).
+
+    One ``np.errstate`` for the whole step (the gradients, the update and its
+    divergence check), rather than one for each.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported by DivergedError, not warned
+        loss, grads, _ = loss_grads_and_deltas_prepared(spec, params, X, Y)
+        check_loss(loss, lr)
+        return loss, sgd_update_prepared(params, grads, lr, reuse_grads=True)  # the gradients are this step's own
+
+
+def check_loss(loss: Any, lr: float) -> None:
+    """``DivergedError`` (``"the loss"``, with ``lr``) unless the loss, a scalar, is finite."""
+    if not (math.isfinite(loss) if isinstance(loss, float | np.floating) else np.isfinite(loss)):
+        raise DivergedError("the loss", lr)
 
 
 def checked_loss_and_grads(
@@ -107,8 +121,7 @@ def checked_loss_and_grads(
             loss, grads, _ = loss_grads_and_deltas_prepared(spec, params, X, Y)
         else:
             loss, grads = grads_fn(spec, [dict(layer) for layer in params], X, Y)
-    if not np.isfinite(loss):
-        raise DivergedError("the loss", lr)
+    check_loss(loss, lr)
     return loss, grads
 
 

@@ -54,6 +54,8 @@ def check_spec(spec: object) -> NetworkSpec:
 
 def _values(arr: Any) -> NDArray[Any] | None:
     """The values of ``arr`` as a NumPy array, or None for a traced array (no values yet)."""
+    if type(arr) is np.ndarray:  # the common case first, with no namespace lookup
+        return arr
     if is_numpy(arr):
         return np.asarray(arr)
     try:
@@ -97,10 +99,12 @@ def _finite(name: str, values: NDArray[Any]) -> None:
 
 def _as_array(name: str, value: object) -> Any:
     """``value`` as a numeric array: NumPy, or the caller's own array-API array kept as is."""
-    if not is_numpy(value):
+    if type(value) is np.ndarray:  # the common case first (a training step's inputs): nothing to convert
+        arr: Any = value
+    elif not is_numpy(value):
         if not (hasattr(value, "dtype") and hasattr(value, "shape")):
             raise TypeError(f"{name} must be an array or a nested list of numbers, got {type(value).__name__}")
-        arr: Any = value
+        arr = value
     else:
         try:
             arr = np.asarray(value)
@@ -113,6 +117,8 @@ def _as_array(name: str, value: object) -> Any:
 
 def _cast(name: str, arr: Any, values: NDArray[Any] | None, dtype: np.dtype[np.floating]) -> Any:
     """``arr`` converted to ``dtype``, refusing values beyond its range and a dtype the library cannot hold."""
+    if type(arr) is np.ndarray and arr.dtype == dtype:  # already in the params' dtype: nothing to convert or refuse
+        return arr
     if values is not None and values.dtype.kind == "f" and values.dtype.itemsize > dtype.itemsize and values.size:
         largest, limit = float(np.max(np.abs(values))), float(np.finfo(dtype).max)
         if largest > limit:
@@ -247,10 +253,17 @@ def check_like_params(params: ParamsLike, other: object, name: str, dtype: np.dt
     _check_dtype_and_values(name, arrays)
 
 
-def as_inputs(spec: NetworkSpec, X: object, dtype: np.dtype[np.floating], name: str = "X") -> Array:
+def as_inputs(
+    spec: NetworkSpec, X: object, dtype: np.dtype[np.floating], name: str = "X", *, finite: bool = True
+) -> Array:
     """``X`` as a finite ``(N, n_in)`` array of ``dtype``; a 1-D ``X`` is one sample.
 
     ``name`` is the argument's name in messages (``"inputs_org"`` for ``BPNetwork``).
+    ``finite=False`` leaves out the NaN/inf test of values already in
+    ``dtype`` (everything else is checked; a conversion keeps the test, which
+    its range test needs), for a caller that catches those values another way
+    and then calls again with ``finite=True`` to name them (``BPNetwork.train``;
+    see there why that is exact).
     """
     arr = _as_array(name, X)
     if arr.ndim == 1:
@@ -262,15 +275,25 @@ def as_inputs(spec: NetworkSpec, X: object, dtype: np.dtype[np.floating], name: 
     if arr.shape[0] == 0:
         raise ValueError(f"{name} has 0 samples; at least 1 is needed")
     values = _values(arr)
-    if values is not None:
+    if values is not None and (finite or values.dtype != dtype):  # a conversion's range test needs finite values
         _finite(name, values)
     return _cast(name, arr, values, dtype)
 
 
-def as_targets(spec: NetworkSpec, Y: object, n_samples: int, dtype: np.dtype[np.floating], name: str = "Y") -> Array:
+def as_targets(
+    spec: NetworkSpec,
+    Y: object,
+    n_samples: int,
+    dtype: np.dtype[np.floating],
+    name: str = "Y",
+    *,
+    finite: bool = True,
+) -> Array:
     """``Y`` as a checked ``(n_samples, n_out)`` array of ``dtype`` (labels -> one-hot).
 
-    See the module docstring for the accepted forms and the checks per loss.
+    See the module docstring for the accepted forms and the checks per loss;
+    ``finite=False`` as for :func:`as_inputs`, for the ``mse`` loss only (the
+    tests of the other losses' targets need finite values, so they keep the NaN/inf test).
     """
     arr = _as_array(name, Y)
     n_out = spec.n_out
@@ -305,7 +328,8 @@ def as_targets(spec: NetworkSpec, Y: object, n_samples: int, dtype: np.dtype[np.
         raise ValueError(f"{name} has {arr.shape[1]} columns, spec expects n_out = {n_out}")
     values = _values(arr)
     if values is not None:
-        _finite(name, values)
+        if finite or spec.loss != "mse" or values.dtype != dtype:  # the value tests below need finite values
+            _finite(name, values)
         if spec.loss == "cross_entropy":
             eps = np.finfo(values.dtype if values.dtype.kind == "f" else np.float64).eps
             row_sums = values.sum(axis=1, dtype=np.float64)
