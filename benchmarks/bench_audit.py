@@ -2,7 +2,8 @@
 
 Run from the repository root (torch is needed here: it is the peer measured):
 
-    .venv/bin/python benchmarks/bench_audit.py [--repeat 5] [--threads 1] [--layers conv2d,lstm] [--out docs/performance.md]
+    .venv/bin/python benchmarks/bench_audit.py [--repeat 5] [--threads 1] [--layers conv2d,lstm]
+        [--out docs/performance.md]
 
 What it measures (issue 17, item 2). For each layer of :mod:`bp_manual.layers`
 below, at the shapes of the issue, two backward passes: the library's own
@@ -41,15 +42,19 @@ Columns of the table:
 - ``calls``: forward calls of one ``audit`` (its finite differences need 4 per input entry,
   ``x +- h`` and ``x +- 2h``, fewer for large inputs differenced along random directions)
   against gradcheck's forward + backward calls (2 per input entry, 2 per output entry).
+- ``s inside the pair``: the seconds spent inside the NumPy forward (and, for gradcheck, the
+  backward), median over the runs: the rest is each checker's own work.
 - ``forward``: the median time of one call of the NumPy forward on these inputs.
 
 Rows over the target get a line under the table with the floor that stops them: the
-auditor's forward calls times one forward, against gradcheck's measured time.
+forward calls the finite differences need, the time spent inside them against gradcheck's
+whole time, and the forward time under which the auditor would be the faster (:func:`_floor`).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -101,14 +106,18 @@ def case(layer: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 class Counted:
-    """A function that counts its calls (the forward and backward seen by both checkers)."""
+    """A function that counts its calls and the time spent in them (the pair as both checkers see it)."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
-        self.fn, self.calls = fn, 0
+        self.fn, self.calls, self.seconds = fn, 0, 0.0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
-        return self.fn(*args, **kwargs)
+        t0 = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t0
 
 
 def torch_function(forward: Callable[..., Any], backward: Callable[..., Any], config: dict[str, Any]) -> Any:
@@ -139,72 +148,92 @@ def seconds(fn: Callable[[], object]) -> float:
 
 def measure(layer: str, repeat: int) -> tuple[list[str], list[str]]:
     """The two rows of ``layer`` (right, wrong) and the floor lines of those over the target."""
-    import importlib
-
-    import numpy as np
-    import torch
-
     import bp_manual.layers
-    from bp_autodiff import audit_vjp
 
-    family, entry_name = LAYERS[layer]
-    entry = importlib.import_module(f"bp_autodiff.catalog.{family}").MISTAKES[entry_name]
+    entry = catalog_entry(*LAYERS[layer])
     inputs, config = case(layer)
     lib_forward = getattr(bp_manual.layers, f"{layer}_forward")
-    lib_backward = getattr(bp_manual.layers, f"{layer}_backward")
     args = list(inputs.values())
     forward_time = statistics.median(seconds(lambda: lib_forward(*args, **config)) for _ in range(51))
     rows, floors = [], []
-    for label, backward in (("right", lib_backward), ("wrong", entry.backward)):
-        forward, counted_backward = Counted(lib_forward), Counted(backward)
-        fn = torch_function(forward, counted_backward, config).apply
-        tensors = tuple(torch.tensor(v, requires_grad=True) for v in args)
-        results: dict[str, Any] = {}
-
-        def gradcheck(fn: Any = fn, tensors: Any = tensors) -> None:
-            results["gradcheck"] = torch.autograd.gradcheck(fn, tensors, raise_exception=False)
-
-        def audit(backward: Any = backward) -> None:
-            results["audit"] = audit_vjp(forward, backward, inputs, config=config, layer=layer, sweep=False)
-
-        def sweep(backward: Any = backward) -> None:
-            results["sweep"] = audit_vjp(forward, backward, inputs, config=config, layer=layer)
-
-        checkers = {"gradcheck": gradcheck, "audit": audit, "sweep": sweep}
-        first = {k: seconds(run) for k, run in checkers.items()}
-        calls_before = (forward.calls, counted_backward.calls)
-        gradcheck()
-        gc_calls = (forward.calls - calls_before[0], counted_backward.calls - calls_before[1])
-        calls_before = (forward.calls, counted_backward.calls)
-        audit()
-        audit_calls = forward.calls - calls_before[0]
-        times: dict[str, list[float]] = {k: [] for k in checkers}
-        for _ in range(repeat):
-            for k, run in checkers.items():
-                times[k].append(seconds(run))
-        warm = {k: statistics.median(v) for k, v in times.items()}
-        verdict = _verdict(results, label == "right", entry_name, entry.kind)
-        ratio = warm["audit"] / warm["gradcheck"]
-        cases = len(results["sweep"].sweep)
-        rows.append(
-            f"| {layer} | {label} | {verdict} | {warm['gradcheck']:.3f} | {warm['audit']:.3f} | {ratio:.2f}x "
-            f"| {warm['sweep']:.3f} ({cases}) | {warm['sweep'] / warm['gradcheck']:.2f}x "
-            f"| {first['audit'] - warm['audit']:+.2f} | {first['gradcheck'] - warm['gradcheck']:+.2f} "
-            f"| {audit_calls} / {gc_calls[0]} + {gc_calls[1]} | {forward_time * 1e3:.2f} ms |"
-        )
+    for label, backward in (("right", getattr(bp_manual.layers, f"{layer}_backward")), ("wrong", entry.backward)):
+        row, floor = measure_row(layer, label, Counted(lib_forward), Counted(backward), repeat)
+        rows.append(row + f" {forward_time * 1e3:.2f} ms |")
         print(rows[-1], file=sys.stderr, flush=True)
-        if ratio > 1:
-            per_gc = warm["gradcheck"] / sum(gc_calls)
-            floors.append(
-                f"- {layer}, {label}: the auditor's finite differences call the forward {audit_calls} times (4 per "
-                f"input entry), gradcheck {gc_calls[0]} times (2 per input entry) plus the backward {gc_calls[1]} "
-                f"times (2 per output entry). One forward takes {forward_time * 1e3:.2f} ms, so the forward calls "
-                f"alone cost the auditor {audit_calls * forward_time:.3f} s against gradcheck's whole "
-                f"{warm['gradcheck']:.3f} s ({per_gc * 1e3:.2f} ms per call, its own work included); the auditor's "
-                f"own work around them is {warm['audit'] - audit_calls * forward_time:.3f} s."
-            )
-    del np
+        if floor is not None:
+            floors.append(floor + f"; this one takes {forward_time * 1e3:.2f} ms.")
     return rows, floors
+
+
+def measure_row(layer: str, label: str, forward: Counted, backward: Counted, repeat: int) -> tuple[str, str | None]:
+    """One row (all but its last cell) and, when the auditor is the slower, its floor line (:func:`_floor`)."""
+    import torch
+
+    from bp_autodiff import audit_vjp
+
+    family, entry_name = LAYERS[layer]
+    inputs, config = case(layer)
+    fn = torch_function(forward, backward, config).apply
+    tensors = tuple(torch.tensor(v, requires_grad=True) for v in inputs.values())
+    results: dict[str, Any] = {}
+    checkers: dict[str, Callable[[], object]] = {
+        "gradcheck": lambda: results.update(gradcheck=torch.autograd.gradcheck(fn, tensors, raise_exception=False)),
+        "audit": lambda: results.update(
+            audit=audit_vjp(forward, backward, inputs, config=config, layer=layer, sweep=False)
+        ),
+        "sweep": lambda: results.update(sweep=audit_vjp(forward, backward, inputs, config=config, layer=layer)),
+    }
+    first = {k: seconds(run) for k, run in checkers.items()}
+    times: dict[str, list[float]] = {k: [] for k in checkers}
+    calls: dict[str, tuple[int, int]] = {}  # per checker: calls of the forward, of the backward (one run)
+    spent: dict[str, list[float]] = {k: [] for k in checkers}  # per run: seconds inside the pair
+    for _ in range(repeat):
+        for k, run in checkers.items():
+            before = (forward.calls, backward.calls, forward.seconds + backward.seconds)
+            times[k].append(seconds(run))
+            calls[k] = (forward.calls - before[0], backward.calls - before[1])
+            spent[k].append(forward.seconds + backward.seconds - before[2])
+    warm = {k: statistics.median(v) for k, v in times.items()}
+    inside = {k: (*calls[k], statistics.median(spent[k])) for k in ("audit", "gradcheck")}
+    verdict = _verdict(results, label == "right", entry_name, catalog_entry(family, entry_name).kind)
+    ratio = warm["audit"] / warm["gradcheck"]
+    (a_fwd, _, a_in), (g_fwd, g_bwd, g_in) = inside["audit"], inside["gradcheck"]
+    row = (
+        f"| {layer} | {label} | {verdict} | {warm['gradcheck']:.3f} | {warm['audit']:.3f} | {ratio:.2f}x "
+        f"| {warm['sweep']:.3f} ({len(results['sweep'].sweep)}) | {warm['sweep'] / warm['gradcheck']:.2f}x "
+        f"| {first['audit'] - warm['audit']:+.2f} | {first['gradcheck'] - warm['gradcheck']:+.2f} "
+        f"| {a_fwd} / {g_fwd} + {g_bwd} | {a_in:.3f} / {g_in:.3f} |"
+    )
+    return row, (_floor(layer, label, warm, inside) if ratio > 1 else None)
+
+
+def catalog_entry(family: str, entry_name: str) -> Any:
+    """The catalog entry ``bp_autodiff.catalog.<family>.MISTAKES[entry_name]``."""
+    import importlib
+
+    return importlib.import_module(f"bp_autodiff.catalog.{family}").MISTAKES[entry_name]
+
+
+def _floor(layer: str, label: str, warm: dict[str, float], inside: dict[str, tuple[int, int, float]]) -> str:
+    """The line saying what stops a row: the forward calls the finite differences need, against gradcheck's.
+
+    With ``a`` and ``g`` the checkers' own work per call of the pair (their time outside it over
+    their calls), the auditor's ``n_a`` calls cost ``n_a (F + a)`` and gradcheck's ``n_g`` calls
+    ``n_g (F + g)`` for a forward (and backward) of ``F``: equal at ``F* = (n_g g - n_a a) / (n_a - n_g)``.
+    """
+    (n_a, _, in_a), (g_fwd, g_bwd, in_g) = inside["audit"], inside["gradcheck"]
+    n_g = g_fwd + g_bwd
+    a = (warm["audit"] - in_a) / n_a
+    g = (warm["gradcheck"] - in_g) / n_g
+    cross = (n_g * g - n_a * a) / (n_a - n_g) if n_a > n_g else math.inf
+    under = f"under about {cross * 1e3:.2f} ms" if cross > 0 else "of no length (its own work per call is the larger)"
+    return (
+        f"- {layer}, {label}: the finite differences call the forward {n_a} times (4 per input entry: "
+        f"`x +- h`, `x +- 2h`), gradcheck calls the pair {n_g} times ({g_fwd} forward, 2 per input entry; "
+        f"{g_bwd} backward, 2 per output entry). Inside the forward alone the auditor spent {in_a:.3f} s "
+        f"({in_a / warm['gradcheck']:.2f}x gradcheck's whole {warm['gradcheck']:.3f} s); around each call it adds "
+        f"{a * 1e3:.2f} ms, gradcheck {g * 1e3:.2f} ms. The auditor would be the faster for a forward {under}"
+    )
 
 
 def _verdict(results: dict[str, Any], right: bool, entry_name: str, kind: str) -> str:
@@ -239,7 +268,7 @@ def worker(repeat: int, threads: int, layers: list[str]) -> str:
     t3 = time.perf_counter()
     import bp_autodiff
     import bp_autodiff.catalog
-    import bp_manual.layers
+    import bp_manual.layers  # noqa: F401 (timed here, used by measure)
     from bp_autodiff import audit_vjp
 
     t4 = time.perf_counter()
@@ -256,8 +285,8 @@ def worker(repeat: int, threads: int, layers: list[str]) -> str:
         "",
         "| layer | backward | verdict (audit / gradcheck) | gradcheck (s) | audit (s) | audit / gradcheck "
         "| audit + sweep (s, cases) | sweep / gradcheck | audit first call (+s) | gradcheck first call (+s) "
-        "| calls: audit / gradcheck fwd + bwd | forward |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| calls: audit / gradcheck fwd + bwd | s inside the pair: audit / gradcheck | forward |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     rows, floors = [], []
     for layer in layers:
