@@ -131,7 +131,7 @@ def test_stencil_is_the_plain_stencil_bit_for_bit(name: str, size: int) -> None:
     outcomes = []
     for d in directions:
         h = float(hs[int(np.argmax(d))]) if np.count_nonzero(d) == 1 else float(hs.max())
-        results = []
+        results: list[Stencil | str] = []
         for ev, fn in ((fast, stencil), (plain, plain_stencil)):
             try:
                 results.append(fn(ev, "x", d, h, base, dout, e))
