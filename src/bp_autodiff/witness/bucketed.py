@@ -38,8 +38,18 @@ unpadded witness):
   the unpadded one in another summation order, which the rounding model of
   :mod:`bp_autodiff.auditor.tolerance` already allows for.
 
-What it is not for: users. It is the tests' fast witness; the public one is
-:func:`bp_autodiff.loss_grads_and_deltas`, whose results this equals. Compiled
+Who uses it: the property tests, and the auditor (:func:`bp_autodiff.audit`,
+so ``bp check``), which takes the JAX reference from here for every problem
+that :func:`fits` the smallest bucket (``bp check``'s networks always do) and
+from the per-shape :func:`bp_autodiff.loss_grads_and_deltas` otherwise: a
+larger bucket would compile one executable per bucket, no fewer than per shape
+for the few large problems a user audits. (Stacking many problems in one
+``jax.vmap``-ed call was measured and does not pay: under ``vmap`` the
+``lax.switch`` evaluates every branch, and a call costs the same per problem.)
+
+What it is not for: a user's own calls. The public witness is
+:func:`bp_autodiff.loss_grads_and_deltas`, whose results this equals (within
+the rounding model, not bit for bit: the summation order differs). Compiled
 executables are capped by :class:`bp_autodiff.witness.jitcache.bounded_jit` as
 everywhere else.
 """
@@ -75,6 +85,12 @@ DEPTH_FLOOR = 5
 HIDDEN_NAMES = tuple(sorted(HIDDEN))
 LOSS_NAMES = tuple(sorted(LOSSES))
 _LOSS_SPECS = tuple(NetworkSpec((2, 2), output=LOSSES[name].output, loss=name) for name in LOSS_NAMES)
+
+
+def fits(spec: NetworkSpec, n_samples: int) -> bool:
+    """True when the problem falls in the smallest bucket (:data:`WIDTH_FLOOR`, :data:`BATCH_FLOOR`,
+    :data:`DEPTH_FLOOR`): it then shares the one executable per dtype that every such problem uses."""
+    return max(spec.sizes) <= WIDTH_FLOOR and n_samples <= BATCH_FLOOR and spec.n_layers <= DEPTH_FLOOR
 
 
 def bucket(n: int, floor: int) -> int:
