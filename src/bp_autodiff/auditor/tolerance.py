@@ -109,7 +109,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import ParamsLike
-from bp_manual.network import forward, loss_grads_and_deltas
+from bp_manual.network import backward, forward, forward_prepared
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import prepare_batch
 
@@ -160,10 +160,10 @@ def saturation(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> f
     if c == 0.0 or spec.n_layers < 2:
         return 0.0
     p64 = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
-    X64 = np.asarray(X, dtype=np.float64)
+    X64, Y64 = prepare_batch(spec, p64, np.asarray(X, dtype=np.float64), Y)  # Y keeps its dtype: checked as given
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        _, cache = forward(spec, p64, X64)
-        _, _, deltas = loss_grads_and_deltas(spec, p64, X64, Y)  # Y keeps its dtype: checked as given
+        _, cache = forward_prepared(spec, p64, X64)
+        _, deltas = backward(spec, p64, cache, Y64)
         total = 0.0
         for l in range(1, spec.n_layers):  # hidden layer l is cache[l - 1]; delta_{l+1} is deltas[l]
             U = deltas[l] @ p64[l]["W"]
@@ -188,7 +188,7 @@ def term_scales(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> 
     derivative = HIDDEN[spec.hidden].derivative
     scales: dict[str, float] = {}
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        Y_hat, cache = forward(spec, p64, X64)
+        Y_hat, cache = forward_prepared(spec, p64, X64)
         M = (np.abs(Y_hat) + np.abs(Y64)) / X64.shape[0]  # |delta_L|: the terms of (Y_hat - Y) / N
         for l in range(spec.n_layers, 0, -1):
             scales[f"delta{l}"] = float(np.max(M))
@@ -249,9 +249,15 @@ def relative_errors(actual: NDArray[Any], reference: NDArray[Any], scale: float 
     every entry is ``<= rtol``.
     """
     err = np.abs(np.asarray(actual, dtype=np.float64) - np.asarray(reference, dtype=np.float64))
-    denom = allowance(reference, 1.0, scale)
+    return ratios(err, allowance(reference, 1.0, scale))
+
+
+def ratios(err: NDArray[np.float64], allowed: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Elementwise ``err / allowed`` of two float64 arrays of one shape, with ``0 / 0`` read as 0 and
+    ``x / 0`` as inf (an allowance of 0 admits only an exact match)."""
+    positive = allowed > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(denom > 0, err / np.where(denom > 0, denom, 1.0), np.where(err == 0, 0.0, np.inf))
+        rel = np.where(positive, err / np.where(positive, allowed, 1.0), np.where(err == 0, 0.0, np.inf))
     return np.asarray(rel, dtype=np.float64)
 
 

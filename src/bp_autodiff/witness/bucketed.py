@@ -201,10 +201,17 @@ def loss_grads_and_deltas(
     scalar), ``grads`` shaped like ``params`` and ``deltas[l - 1]`` of shape
     ``(N, n_l)``, all in the params' dtype.
     """
-    params_, X_, Y_ = prepare(spec, params, X, Y)
-    p = pad(spec, params_, X_, Y_)
+    return loss_grads_and_deltas_prepared(spec, *prepare(spec, params, X, Y))
+
+
+def loss_grads_and_deltas_prepared(
+    spec: NetworkSpec, params: Params, X: Array, Y: Array
+) -> tuple[np.floating, Params, list[Array]]:
+    """:func:`loss_grads_and_deltas` on inputs already checked (``bp_manual.validation.prepare_batch``):
+    NumPy ``params``, ``X (N, n_in)`` and ``Y (N, n_out)`` in the params' dtype (the auditor's path)."""
+    p = pad(spec, params, X, Y)
     value, grads, deltas = padded_call(p)
-    N, sizes = X_.shape[0], spec.sizes
+    N, sizes = X.shape[0], spec.sizes
     out: Params = []
     for l, g in enumerate(grads[p.first :], start=1):
         layer = {"W": np.array(g["W"][: sizes[l], : sizes[l - 1]])}
