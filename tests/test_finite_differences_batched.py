@@ -199,9 +199,13 @@ def test_batched_losses_and_kink_records_equal_one_forward_per_perturbation(prob
     base = float(loss_from_cache(spec, cache, Y))
     _, grads = bp_manual.loss_and_grads(spec, params, X, Y)
     rounding = 2 * fd_rounding(spec.sizes, X.shape[0], base) * FD_STEP  # 2 kappa n_ops u (1 + |L|)
-    for i, key, name in param_names(spec):
+    arrays = [(i, key, np.arange(params[i][key].size)) for i, key, _ in param_names(spec)]
+    every = perturbed_losses(spec, params, cache, Y, arrays)  # all arrays in one stack, as fd_witness does
+    alone = [perturbed_losses(spec, params, cache, Y, [a])[0] for a in arrays]  # and one at a time
+    for (i, key, name), (batched, signs), (by_itself, own_signs) in zip(param_names(spec), every, alone, strict=True):
         entries = np.arange(params[i][key].size)
-        batched, signs = perturbed_losses(spec, params, cache, Y, i, key, entries)
+        assert np.array_equal(batched, by_itself) or np.all(np.abs(batched - by_itself) <= rounding), name
+        assert all(np.array_equal(s, o) for s, o in zip(signs, own_signs, strict=True)), name
         p64 = [{k: np.array(v) for k, v in layer.items()} for layer in params]
         reference, ref_signs = reference_losses(spec, p64, X, Y, i, key, entries)
         t = np.abs(params[i][key].reshape(-1))[:, None]
@@ -223,9 +227,8 @@ def test_the_near_and_on_kink_problems_exercise_every_branch() -> None:
         X, Y = prepare_batch(spec, params, X, Y)
         _, cache = forward_prepared(spec, params, X)
         base_signs = [np.sign(c.Z) for c in cache[:-1]]
-        for i, key, _name in param_names(spec):
-            entries = np.arange(params[i][key].size)
-            _, signs = perturbed_losses(spec, params, cache, Y, i, key, entries)
+        arrays = [(i, key, np.arange(params[i][key].size)) for i, key, _ in param_names(spec)]
+        for (i, _, entries), (_, signs) in zip(arrays, perturbed_losses(spec, params, cache, Y, arrays), strict=True):
             right, left, on = kink_records(base_signs[i:], signs, entries.size)
             counts += [np.sum((right ^ left) & ~on), np.sum(~right & ~left & ~on), np.sum(on)]
     assert np.all(counts > 0), counts

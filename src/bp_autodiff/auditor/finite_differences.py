@@ -25,7 +25,7 @@ What it is not for: derivatives of anything but the network's loss.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -68,48 +68,65 @@ def perturbed_losses(
     params: ParamsLike,
     cache: Cache,
     Y: Array,
-    layer: int,
-    key: str,
-    entries: NDArray[np.intp],
+    arrays: Sequence[tuple[int, str, NDArray[np.intp]]],
     steps: Array = STEPS,
-) -> tuple[Array, list[Array]]:
-    """The loss with one entry of ``params[layer][key]`` moved by each step, for every entry and step at once.
+) -> list[tuple[Array, list[Array]]]:
+    """The loss with one entry of an array moved by each step, for every array, entry and step at once.
 
     Args:
         spec, params: the network (float64); ``cache``: its forward pass on the batch
             (``bp_manual.network.forward_prepared``); ``Y (N, n_out)`` the prepared targets.
-        layer, key: the array, ``params[layer]["W"]`` ``(n_l, n_{l-1})`` or ``["b"]`` ``(n_l,)``.
-        entries: ``(K,)`` flat indices into that array.
+        arrays: ``(layer, key, entries)`` per array: ``params[layer][key]`` (``"W"``
+            ``(n_l, n_{l-1})`` or ``"b"`` ``(n_l,)``) and ``(K,)`` flat indices into it.
         steps: ``(S,)`` the steps ``s`` (default :data:`STEPS`).
 
     Returns:
-        ``(losses, signs)``: ``losses (K, S)``, the loss at ``p + s e_k``;
+        Per array, ``(losses, signs)``: ``losses (K, S)``, the loss at ``p + s e_k``;
         ``signs``, for a kinked hidden activation, ``np.sign`` of every hidden
-        pre-activation from layer ``layer`` on, ``(K, S, N, n_j)`` each (the
+        pre-activation from the array's layer on, ``(K, S, N, n_j)`` each (the
         layers below keep the signs of ``cache``: the entry does not reach
         them); empty otherwise.
 
     The perturbed ``Z_l`` is ``Z_l + s * A_{l-1}[:, c]`` in column ``r`` (a
     bias: ``+ s``), ``s`` a power of two times the step, so the step itself
-    is exact (no ``(t + h) - t``). Rounding: see :func:`fd_witness`.
+    is exact (no ``(t + h) - t``). Every perturbation is ``S N`` rows of one
+    2-D stack: a layer's perturbations join the stack at their layer and go
+    up with the rest, one ``layer_forward`` per layer in all. Rounding: see
+    :func:`fd_witness`.
     """
-    c = cache[layer]
-    K, S, (N, n) = len(entries), len(steps), c.Z.shape
-    Z = np.array(np.broadcast_to(c.Z, (K, S, N, n)))
-    if key == "W":
-        rows, cols = np.divmod(entries, c.A_prev.shape[1])
-        Z[np.arange(K), :, :, rows] += steps[None, :, None] * c.A_prev.T[cols][:, None, :]
-    else:
-        Z[np.arange(K), :, :, entries] += steps[None, :, None]
     act = HIDDEN[spec.hidden]
-    signs: list[Array] = []
-    rows_2d = Z.reshape(K * S * N, n)
-    for j in range(layer + 1, spec.n_layers):  # layer j's input is the hidden activation of layer j - 1
-        if act.kinked:
-            signs.append(np.sign(rows_2d).reshape(K, S, N, -1))
-        rows_2d = layer_forward(params[j]["W"], params[j].get("b"), act.f(rows_2d))
-    losses = LOSSES[spec.loss].value(rows_2d.reshape(K, S, N, -1), Y)
-    return np.asarray(losses, dtype=np.float64), signs
+    S, N = len(steps), cache[0].Z.shape[0]
+    stack: Array | None = None  # rows of Z_j, (sum of K S N over the arrays joined so far, n_j)
+    spans: list[tuple[int, int]] = [(0, 0)] * len(arrays)  # each array's rows in the stack
+    signs: list[list[Array]] = [[] for _ in arrays]
+    for j, c in enumerate(cache):
+        if stack is not None:  # layer j's input is the hidden activation of layer j - 1
+            stack = layer_forward(params[j]["W"], params[j].get("b"), act.f(stack))
+        joining = [stack] if stack is not None else []
+        start = 0 if stack is None else stack.shape[0]
+        for a, (layer, key, entries) in enumerate(arrays):
+            if layer != j:
+                continue
+            K, n = len(entries), c.Z.shape[1]
+            Z = np.array(np.broadcast_to(c.Z, (K, S, N, n)))
+            if key == "W":
+                rows, cols = np.divmod(entries, c.A_prev.shape[1])
+                Z[np.arange(K), :, :, rows] += steps[None, :, None] * c.A_prev.T[cols][:, None, :]
+            else:
+                Z[np.arange(K), :, :, entries] += steps[None, :, None]
+            joining.append(Z.reshape(K * S * N, n))
+            spans[a] = (start, start + K * S * N)
+            start += K * S * N
+        stack = np.concatenate(joining) if len(joining) > 1 else joining[0] if joining else None
+        if act.kinked and j < spec.n_layers - 1 and stack is not None:
+            sign = np.sign(stack)
+            for a, (lo, hi) in enumerate(spans):
+                if arrays[a][0] <= j:
+                    signs[a].append(sign[lo:hi].reshape(-1, S, N, sign.shape[1]))
+    if stack is None:
+        return []
+    losses = np.asarray(LOSSES[spec.loss].value(stack.reshape(-1, S, N, stack.shape[1]), Y), dtype=np.float64)
+    return [(losses[lo // (S * N) : hi // (S * N)], sign) for (lo, hi), sign in zip(spans, signs, strict=True)]
 
 
 def kink_records(base: list[Array], signs: list[Array], K: int) -> tuple[Mask, Mask, Mask]:
@@ -208,20 +225,20 @@ def fd_witness(
     base_signs = [np.sign(c.Z) for c in cache[:-1]] if HIDDEN[spec.hidden].kinked else []
     noise = fd_rounding(spec.sizes, X.shape[0], base)
     h = FD_STEP
-    out: list[Comparison] = []
     kinks: list[Inconclusive] = []
+    rows: list[Comparison | None] = []  # None: to be judged, in the order of todo
+    todo: list[tuple[int, str, NDArray[np.intp]]] = []
     for i, key, name in param_names(spec):
-        arr = p64[i][key]
-        m = manual.get(name)
-        if m is None:
-            out.append(Comparison(name, "fd", tuple(arr.shape), "missing"))
+        arr, m = p64[i][key], manual.get(name)
+        if m is None or m.shape != arr.shape:
+            rows.append(Comparison(name, "fd", tuple(arr.shape), "missing" if m is None else "shape"))
             continue
-        if m.shape != arr.shape:
-            out.append(Comparison(name, "fd", tuple(arr.shape), "shape"))
-            continue
-        chosen = chosen_entries(arr.size, max_entries, jax_refs[name], m, rng)
-        m_flat = np.asarray(m, dtype=np.float64).reshape(-1)
-        vals, signs = perturbed_losses(spec, p64, cache, Y64, i, key, chosen)
+        rows.append(None)
+        todo.append((i, key, chosen_entries(arr.size, max_entries, jax_refs[name], m, rng)))  # the draws in order
+
+    def judge(i: int, key: str, chosen: NDArray[np.intp], vals: Array, signs: list[Array]) -> Comparison:
+        name, arr = f"{key}{i + 1}", p64[i][key]
+        m_flat = np.asarray(manual[name], dtype=np.float64).reshape(-1)
         right_clean, left_clean, on_kink = kink_records(base_signs[i:], signs, len(chosen))
         right = one_sided(base, vals[:, 0], vals[:, 2], h)
         left = one_sided(base, vals[:, 1], vals[:, 3], -h)
@@ -250,13 +267,18 @@ def fd_witness(
             index = tuple(int(x) for x in np.unravel_index(k, arr.shape))
             kinks.append(Inconclusive(name, index, "fd", reason, side))
         if not np.any(conclusive):
-            out.append(Comparison(name, "fd", tuple(arr.shape), "pass", 0.0, 0.0, 0.0, checked=0))
-            continue
+            return Comparison(name, "fd", tuple(arr.shape), "pass", 0.0, 0.0, 0.0, checked=0)
         idx = chosen[conclusive]
         fd_values = estimate[conclusive]
         size = max(float(np.max(np.abs(jax_refs[name]), initial=0.0)), (scales or {}).get(name, 0.0))
         allowed = FD_SAFETY * (truncation[conclusive] + rounding[conclusive]) + allowance(fd_values, rtol, size)
-        index_map = [tuple(int(x) for x in np.unravel_index(int(k), arr.shape)) for k in idx]
+        index_map = list(zip(*(i.tolist() for i in np.unravel_index(idx, arr.shape)), strict=True))
         row = compare(name, "fd", m_flat[idx], fd_values, rtol, allowance=allowed, index_map=index_map)
-        out.append(dataclasses.replace(row, shape=tuple(arr.shape)))
+        return dataclasses.replace(row, shape=tuple(arr.shape))
+
+    judged = iter(
+        judge(i, key, chosen, vals, signs)
+        for (i, key, chosen), (vals, signs) in zip(todo, perturbed_losses(spec, p64, cache, Y64, todo), strict=True)
+    )
+    out = [row if row is not None else next(judged) for row in rows]
     return out, kinks

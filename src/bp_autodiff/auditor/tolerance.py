@@ -256,6 +256,8 @@ def ratios(err: NDArray[np.float64], allowed: NDArray[np.float64]) -> NDArray[np
     """Elementwise ``err / allowed`` of two float64 arrays of one shape, with ``0 / 0`` read as 0 and
     ``x / 0`` as inf (an allowance of 0 admits only an exact match)."""
     positive = allowed > 0
+    if positive.all():  # the usual case, without the floating-point state switch
+        return np.asarray(err / allowed, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(positive, err / np.where(positive, allowed, 1.0), np.where(err == 0, 0.0, np.inf))
     return np.asarray(rel, dtype=np.float64)
