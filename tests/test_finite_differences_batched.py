@@ -1,7 +1,7 @@
 """The batched finite differences equal the one-evaluation-per-perturbation code they replaced.
 
-``bp_autodiff.auditor.finite_differences`` evaluates all ``4 K`` perturbations of
-an array in one batched forward pass (:func:`perturbed_losses`). The code it
+``bp_autodiff.auditor.finite_differences`` evaluates the ``4 K`` perturbations of
+every array in one batched forward pass (:func:`perturbed_losses`). The code it
 replaced perturbed the parameter in place and ran ``bp_manual``'s forward pass
 once per perturbation; that code is kept here, verbatim in its logic, as the
 reference (:func:`reference_losses`, :func:`reference_witness`).
@@ -200,12 +200,15 @@ def test_batched_losses_and_kink_records_equal_one_forward_per_perturbation(prob
     _, grads = bp_manual.loss_and_grads(spec, params, X, Y)
     rounding = 2 * fd_rounding(spec.sizes, X.shape[0], base) * FD_STEP  # 2 kappa n_ops u (1 + |L|)
     arrays = [(i, key, np.arange(params[i][key].size)) for i, key, _ in param_names(spec)]
-    every = perturbed_losses(spec, params, cache, Y, arrays)  # all arrays in one stack, as fd_witness does
-    alone = [perturbed_losses(spec, params, cache, Y, [a])[0] for a in arrays]  # and one at a time
-    for (i, key, name), (batched, signs), (by_itself, own_signs) in zip(param_names(spec), every, alone, strict=True):
+    losses, signs = perturbed_losses(spec, params, cache, Y, arrays)  # every array in one stack, as fd_witness
+    start = 0
+    for i, key, name in param_names(spec):
         entries = np.arange(params[i][key].size)
-        assert np.array_equal(batched, by_itself) or np.all(np.abs(batched - by_itself) <= rounding), name
-        assert all(np.array_equal(s, o) for s, o in zip(signs, own_signs, strict=True)), name
+        at = slice(start, start + entries.size)
+        start += entries.size
+        batched = losses[at]
+        alone, alone_signs = perturbed_losses(spec, params, cache, Y, [(i, key, entries)])  # the array by itself
+        assert np.all(np.abs(batched - alone) <= rounding), name
         p64 = [{k: np.array(v) for k, v in layer.items()} for layer in params]
         reference, ref_signs = reference_losses(spec, p64, X, Y, i, key, entries)
         t = np.abs(params[i][key].reshape(-1))[:, None]
@@ -213,9 +216,12 @@ def test_batched_losses_and_kink_records_equal_one_forward_per_perturbation(prob
         slope = np.max(np.abs(reference - base) / np.abs(STEPS), axis=1, keepdims=True)
         bound = rounding + U64 * (t + 2 * FD_STEP) * 2 * (g + slope + 1)
         assert np.all(np.abs(batched - reference) <= bound), (name, np.max(np.abs(batched - reference) / bound))
-        assert len(signs) == len(ref_signs)
-        for s, r in zip(signs, ref_signs, strict=True):
-            assert np.array_equal(s, r), name
+        # the layers from this array's up: the same signs in the stack, by itself and in the reference
+        assert len(signs[i:]) == len(alone_signs[i:]) == len(ref_signs)
+        for s, a, r in zip(signs[i:], alone_signs[i:], ref_signs, strict=True):
+            assert np.array_equal(s[at], r) and np.array_equal(a, r), name
+        assert all(s.shape[0] == 0 for s in alone_signs[:i])  # no entry of this array joins below its layer
+    assert start == losses.shape[0]
 
 
 def test_the_near_and_on_kink_problems_exercise_every_branch() -> None:
@@ -228,9 +234,9 @@ def test_the_near_and_on_kink_problems_exercise_every_branch() -> None:
         _, cache = forward_prepared(spec, params, X)
         base_signs = [np.sign(c.Z) for c in cache[:-1]]
         arrays = [(i, key, np.arange(params[i][key].size)) for i, key, _ in param_names(spec)]
-        for (i, _, entries), (_, signs) in zip(arrays, perturbed_losses(spec, params, cache, Y, arrays), strict=True):
-            right, left, on = kink_records(base_signs[i:], signs, entries.size)
-            counts += [np.sum((right ^ left) & ~on), np.sum(~right & ~left & ~on), np.sum(on)]
+        losses, signs = perturbed_losses(spec, params, cache, Y, arrays)
+        right, left, on = kink_records(base_signs, signs, losses.shape[0])
+        counts += [np.sum((right ^ left) & ~on), np.sum(~right & ~left & ~on), np.sum(on)]
     assert np.all(counts > 0), counts
 
 

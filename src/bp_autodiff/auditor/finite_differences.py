@@ -70,22 +70,27 @@ def perturbed_losses(
     Y: Array,
     arrays: Sequence[tuple[int, str, NDArray[np.intp]]],
     steps: Array = STEPS,
-) -> list[tuple[Array, list[Array]]]:
+) -> tuple[Array, list[Array]]:
     """The loss with one entry of an array moved by each step, for every array, entry and step at once.
 
     Args:
         spec, params: the network (float64); ``cache``: its forward pass on the batch
             (``bp_manual.network.forward_prepared``); ``Y (N, n_out)`` the prepared targets.
-        arrays: ``(layer, key, entries)`` per array: ``params[layer][key]`` (``"W"``
-            ``(n_l, n_{l-1})`` or ``"b"`` ``(n_l,)``) and ``(K,)`` flat indices into it.
+        arrays: ``(layer, key, entries)`` per array, layers in increasing order:
+            ``params[layer][key]`` (``"W"`` ``(n_l, n_{l-1})`` or ``"b"`` ``(n_l,)``)
+            and ``(K_a,)`` flat indices into it. The ``P = sum K_a`` entries are
+            numbered in this order.
         steps: ``(S,)`` the steps ``s`` (default :data:`STEPS`).
 
     Returns:
-        Per array, ``(losses, signs)``: ``losses (K, S)``, the loss at ``p + s e_k``;
-        ``signs``, for a kinked hidden activation, ``np.sign`` of every hidden
-        pre-activation from the array's layer on, ``(K, S, N, n_j)`` each (the
-        layers below keep the signs of ``cache``: the entry does not reach
-        them); empty otherwise.
+        ``(losses, signs)``: ``losses (P, S)``, the loss at ``p + s e_k``;
+        ``signs``, for a kinked hidden activation, one array per hidden layer
+        ``j``: ``np.sign(Z_j)`` for the first ``P_j`` entries, ``(P_j, S, N, n_j)``,
+        those of the arrays in layers up to ``j`` (the others do not reach
+        layer ``j``: its signs are the point's); empty otherwise.
+
+    Raises:
+        ValueError: ``arrays`` not in the order of their layers.
 
     The perturbed ``Z_l`` is ``Z_l + s * A_{l-1}[:, c]`` in column ``r`` (a
     bias: ``+ s``), ``s`` a power of two times the step, so the step itself
@@ -94,17 +99,16 @@ def perturbed_losses(
     up with the rest, one ``layer_forward`` per layer in all. Rounding: see
     :func:`fd_witness`.
     """
+    layers = [layer for layer, _, _ in arrays]
+    if layers != sorted(layers):
+        raise ValueError(f"arrays must be in the order of their layers, got layers {layers}")
     act = HIDDEN[spec.hidden]
     S, N = len(steps), cache[0].Z.shape[0]
-    stack: Array | None = None  # rows of Z_j, (sum of K S N over the arrays joined so far, n_j)
-    spans: list[tuple[int, int]] = [(0, 0)] * len(arrays)  # each array's rows in the stack
-    signs: list[list[Array]] = [[] for _ in arrays]
+    stack = np.empty((0, cache[0].A_prev.shape[1]))  # rows of Z_j: S N per entry joined so far
+    signs: list[Array] = []
     for j, c in enumerate(cache):
-        if stack is not None:  # layer j's input is the hidden activation of layer j - 1
-            stack = layer_forward(params[j]["W"], params[j].get("b"), act.f(stack))
-        joining = [stack] if stack is not None else []
-        start = 0 if stack is None else stack.shape[0]
-        for a, (layer, key, entries) in enumerate(arrays):
+        joining = [layer_forward(params[j]["W"], params[j].get("b"), act.f(stack))] if j else []
+        for layer, key, entries in arrays:
             if layer != j:
                 continue
             K, n = len(entries), c.Z.shape[1]
@@ -115,35 +119,28 @@ def perturbed_losses(
             else:
                 Z[np.arange(K), :, :, entries] += steps[None, :, None]
             joining.append(Z.reshape(K * S * N, n))
-            spans[a] = (start, start + K * S * N)
-            start += K * S * N
-        stack = np.concatenate(joining) if len(joining) > 1 else joining[0] if joining else None
-        if act.kinked and j < spec.n_layers - 1 and stack is not None:
-            sign = np.sign(stack)
-            for a, (lo, hi) in enumerate(spans):
-                if arrays[a][0] <= j:
-                    signs[a].append(sign[lo:hi].reshape(-1, S, N, sign.shape[1]))
-    if stack is None:
-        return []
-    losses = np.asarray(LOSSES[spec.loss].value(stack.reshape(-1, S, N, stack.shape[1]), Y), dtype=np.float64)
-    return [(losses[lo // (S * N) : hi // (S * N)], sign) for (lo, hi), sign in zip(spans, signs, strict=True)]
+        stack = np.concatenate(joining) if len(joining) > 1 else joining[0] if joining else np.empty((0, c.Z.shape[1]))
+        if act.kinked and j < spec.n_layers - 1:
+            signs.append(np.sign(stack).reshape(-1, S, N, stack.shape[1]))
+    losses = LOSSES[spec.loss].value(stack.reshape(-1, S, N, stack.shape[1]), Y)
+    return np.asarray(losses, dtype=np.float64).reshape(-1, S), signs
 
 
-def kink_records(base: list[Array], signs: list[Array], K: int) -> tuple[Mask, Mask, Mask]:
-    """``(right_clean, left_clean, on_kink)``, ``(K,)`` each for ``K`` entries, from the signs of
-    :func:`perturbed_losses` (steps in the order of :data:`STEPS`) and the point's signs ``base`` of the
-    same layers.
+def kink_records(base: list[Array], signs: list[Array], P: int) -> tuple[Mask, Mask, Mask]:
+    """``(right_clean, left_clean, on_kink)``, ``(P,)`` each, from the signs of :func:`perturbed_losses`
+    (per hidden layer, the first ``P_j`` entries; steps in the order of :data:`STEPS`) and the point's
+    signs ``base`` of the same layers, ``(N, n_j)`` each.
 
     A side is clean when no kinked pre-activation changes sign between the point and the steps
     ``h``, ``2h`` on that side (an entry exactly 0 at the point may take either sign, as long as it
     keeps it); an entry is on the kink when a pre-activation exactly 0 at the point moves.
     """
-    right, left, on_kink = np.ones(K, bool), np.ones(K, bool), np.zeros(K, bool)
+    right, left, on_kink = np.ones(P, bool), np.ones(P, bool), np.zeros(P, bool)
     for b, s in zip(base, signs, strict=True):
-        moved = b != 0
-        right &= ~np.any((s[:, 0] != s[:, 2]) | (moved & (s[:, 0] != b)), axis=(1, 2))
-        left &= ~np.any((s[:, 1] != s[:, 3]) | (moved & (s[:, 1] != b)), axis=(1, 2))
-        on_kink |= np.any(~moved & ((s[:, 0] != 0) | (s[:, 1] != 0)), axis=(1, 2))
+        moved, k = b != 0, s.shape[0]
+        right[:k] &= ~np.any((s[:, 0] != s[:, 2]) | (moved & (s[:, 0] != b)), axis=(1, 2))
+        left[:k] &= ~np.any((s[:, 1] != s[:, 3]) | (moved & (s[:, 1] != b)), axis=(1, 2))
+        on_kink[:k] |= np.any(~moved & ((s[:, 0] != 0) | (s[:, 1] != 0)), axis=(1, 2))
     return right, left, on_kink
 
 
@@ -236,21 +233,24 @@ def fd_witness(
         rows.append(None)
         todo.append((i, key, chosen_entries(arr.size, max_entries, jax_refs[name], m, rng)))  # the draws in order
 
-    def judge(i: int, key: str, chosen: NDArray[np.intp], vals: Array, signs: list[Array]) -> Comparison:
+    vals, signs = perturbed_losses(spec, p64, cache, Y64, todo)
+    right_clean, left_clean, on_kink = kink_records(base_signs, signs, vals.shape[0])
+    right = one_sided(base, vals[:, 0], vals[:, 2], h)
+    left = one_sided(base, vals[:, 1], vals[:, 3], -h)
+    central = right_clean & left_clean & ~on_kink
+    conclusive = (right_clean | left_clean) & ~on_kink
+    d1 = (vals[:, 0] - vals[:, 1]) / (2 * h)
+    d2 = (vals[:, 2] - vals[:, 3]) / (4 * h)
+    estimate = np.where(central, d1, np.where(right_clean, right[0], left[0]))
+    truncation = np.where(central, np.abs(d2 - d1) / 3, np.where(right_clean, right[1], left[1]))
+    rounding = np.where(central, noise, 5 * noise)
+
+    def judge(i: int, key: str, chosen: NDArray[np.intp], at: slice) -> Comparison:
+        """The comparison of array ``params[i][key]``, whose entries ``chosen`` are ``at`` in the stack."""
         name, arr = f"{key}{i + 1}", p64[i][key]
         m_flat = np.asarray(manual[name], dtype=np.float64).reshape(-1)
-        right_clean, left_clean, on_kink = kink_records(base_signs[i:], signs, len(chosen))
-        right = one_sided(base, vals[:, 0], vals[:, 2], h)
-        left = one_sided(base, vals[:, 1], vals[:, 3], -h)
-        central = right_clean & left_clean & ~on_kink
-        conclusive = (right_clean | left_clean) & ~on_kink
-        d1 = (vals[:, 0] - vals[:, 1]) / (2 * h)
-        d2 = (vals[:, 2] - vals[:, 3]) / (4 * h)
-        estimate = np.where(central, d1, np.where(right_clean, right[0], left[0]))
-        truncation = np.where(central, np.abs(d2 - d1) / 3, np.where(right_clean, right[1], left[1]))
-        rounding = np.where(central, noise, 5 * noise)
-        for j in np.flatnonzero(~conclusive):
-            k = int(chosen[j])
+        for j in at.start + np.flatnonzero(~conclusive[at]):
+            k = int(chosen[j - at.start])
             side = None
             for label, d, trunc, clean in (
                 ("right", right[0][j], right[1][j], right_clean[j]),
@@ -266,19 +266,21 @@ def fd_witness(
             )
             index = tuple(int(x) for x in np.unravel_index(k, arr.shape))
             kinks.append(Inconclusive(name, index, "fd", reason, side))
-        if not np.any(conclusive):
+        keep = conclusive[at]
+        if not np.any(keep):
             return Comparison(name, "fd", tuple(arr.shape), "pass", 0.0, 0.0, 0.0, checked=0)
-        idx = chosen[conclusive]
-        fd_values = estimate[conclusive]
+        idx = chosen[keep]
+        fd_values = estimate[at][keep]
         size = max(float(np.max(np.abs(jax_refs[name]), initial=0.0)), (scales or {}).get(name, 0.0))
-        allowed = FD_SAFETY * (truncation[conclusive] + rounding[conclusive]) + allowance(fd_values, rtol, size)
+        allowed = FD_SAFETY * (truncation[at][keep] + rounding[at][keep]) + allowance(fd_values, rtol, size)
         index_map = list(zip(*(i.tolist() for i in np.unravel_index(idx, arr.shape)), strict=True))
         row = compare(name, "fd", m_flat[idx], fd_values, rtol, allowance=allowed, index_map=index_map)
         return dataclasses.replace(row, shape=tuple(arr.shape))
 
+    ends = np.cumsum([len(chosen) for _, _, chosen in todo])
     judged = iter(
-        judge(i, key, chosen, vals, signs)
-        for (i, key, chosen), (vals, signs) in zip(todo, perturbed_losses(spec, p64, cache, Y64, todo), strict=True)
+        judge(i, key, chosen, slice(int(end) - len(chosen), int(end)))
+        for (i, key, chosen), end in zip(todo, ends, strict=True)
     )
     out = [row if row is not None else next(judged) for row in rows]
     return out, kinks

@@ -190,6 +190,17 @@ def padded_call(p: Padded) -> tuple[np.floating, Params, list[Array]]:
         )
 
 
+def compile_smallest(dtype: type) -> None:
+    """Compile (or find compiled) the executable that every problem in the smallest bucket of ``dtype``
+    (``np.float32`` or ``np.float64``) shares: the first call's cost, paid up front (``bp check``
+    reports it apart from the checking). Raises ``TypeError`` for another dtype."""
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    spec = NetworkSpec((1, 1))
+    params: Params = [{"W": np.zeros((1, 1), dtype), "b": np.zeros(1, dtype)}]
+    padded_call(pad(spec, params, np.zeros((1, 1), dtype), np.zeros((1, 1), dtype)))
+
+
 def loss_grads_and_deltas(
     spec: NetworkSpec, params: ParamsLike, X: object, Y: object
 ) -> tuple[np.floating, Params, list[Array]]:
