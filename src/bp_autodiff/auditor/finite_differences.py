@@ -34,11 +34,11 @@ from numpy.typing import NDArray
 from bp_autodiff.auditor.compare import compare
 from bp_autodiff.auditor.contract import param_names
 from bp_autodiff.auditor.report import Comparison, Inconclusive
-from bp_autodiff.auditor.tolerance import FD_SAFETY, FD_STEP, allowance, fd_rounding
+from bp_autodiff.auditor.tolerance import FD_SAFETY, FD_STEP, Float64Forward, allowance, fd_rounding, float64_forward
 from bp_manual.activations import HIDDEN
 from bp_manual.initializers import ParamsLike
 from bp_manual.losses import LOSSES
-from bp_manual.network import Cache, forward_prepared, layer_forward, loss_from_cache
+from bp_manual.network import Cache, layer_forward, loss_from_cache
 from bp_manual.spec import NetworkSpec
 
 Array = NDArray[np.floating]
@@ -168,6 +168,8 @@ def fd_witness(
     max_entries: int,
     rng: np.random.Generator,
     scales: Mapping[str, float] | None = None,
+    *,
+    at: Float64Forward | None = None,
 ) -> tuple[list[Comparison], list[Inconclusive]]:
     """Float64 central differences at ``h`` and ``2h`` for up to ``max_entries`` entries per array.
 
@@ -209,15 +211,14 @@ def fd_witness(
         max_entries: entries per array at most (four loss evaluations each).
         rng: for the sample of entries.
         scales: the term size ``T`` of each array by name (default: none, the array's norm).
+        at: :func:`~bp_autodiff.auditor.tolerance.float64_forward` of the problem, if at hand
+            (keyword only; default: computed here).
 
     Returns:
         One :class:`Comparison` (witness ``"fd"``) per parameter, over its
         conclusive entries, and the inconclusive entries.
     """
-    p64 = [{k: np.array(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
-    X64 = X.astype(np.float64)
-    Y64 = Y.astype(np.float64)
-    _, cache = forward_prepared(spec, p64, X64)
+    p64, _, Y64, cache = at or float64_forward(spec, params, X, Y)
     base = float(loss_from_cache(spec, cache, Y64))
     base_signs = [np.sign(c.Z) for c in cache[:-1]] if HIDDEN[spec.hidden].kinked else []
     noise = fd_rounding(spec.sizes, X.shape[0], base)

@@ -100,7 +100,7 @@ from bp_autodiff.auditor.finite_differences import fd_witness
 from bp_autodiff.auditor.kinks import convention_dependent, judged_against
 from bp_autodiff.auditor.localise import annotate, localise
 from bp_autodiff.auditor.report import AuditReport, Comparison, Finding, summarise
-from bp_autodiff.auditor.tolerance import close, gradient_rtol, saturation, term_scales
+from bp_autodiff.auditor.tolerance import close, float64_forward, gradient_rtol, saturation, term_scales
 from bp_autodiff.auditor.vacuity import vacuity
 from bp_autodiff.witness import bucketed
 from bp_autodiff.witness import grads as jax_grads
@@ -155,7 +155,8 @@ def audit(
         raise ValueError(f"fd_max_entries must be an integer >= 1, got {fd_max_entries!r}")
     dtype = X_.dtype
     N = X_.shape[0]
-    rtol = gradient_rtol(spec.sizes, N, dtype, saturation(spec, params, X_, Y_))
+    at = float64_forward(spec, params, X_, Y_)  # shared by the tolerance, the term sizes and finite differences
+    rtol = gradient_rtol(spec.sizes, N, dtype, saturation(spec, params, X_, Y_, at=at))
     who = name or function_name(grad_fn)
     report = AuditReport(who, "gradients", spec, np.dtype(dtype).name, N, rtol)
 
@@ -163,10 +164,10 @@ def audit(
         loss_j, grads_j, deltas_j = bucketed.loss_grads_and_deltas_prepared(spec, host_params(params), X_, Y_)
     else:
         loss_j, grads_j, deltas_j = jax_grads.loss_grads_and_deltas(spec, params, X_, Y_)
-    scales = term_scales(spec, params, X_, Y_)
+    scales = term_scales(spec, params, X_, Y_, at=at)
     refs = flatten(spec, grads_j)
     delta_refs = deltas_by_name(deltas_j)
-    _, cache = forward_prepared(spec, params, X_)
+    cache = at.cache if dtype == np.float64 else forward_prepared(spec, params, X_)[1]  # float64: the same pass
     kink_masks, kink_other = convention_dependent(spec, params, cache, Y_, {**refs, **delta_refs}, rtol, scales)
 
     args = (copy_params(params), X_.copy(), Y_.copy())
@@ -220,7 +221,7 @@ def audit(
     fd: list[Comparison] = []
     if finite_differences:
         rng = np.random.default_rng(seed)
-        fd, inconclusive = fd_witness(spec, params, X_, Y_, manual, refs, rtol, fd_max_entries, rng, scales)
+        fd, inconclusive = fd_witness(spec, params, X_, Y_, manual, refs, rtol, fd_max_entries, rng, scales, at=at)
         report.inconclusive += inconclusive
         jax_verdict = {c.param: c.verdict for c in comparisons}
         for c in fd:

@@ -102,14 +102,14 @@ wrong derivation makes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from bp_manual.activations import HIDDEN
-from bp_manual.initializers import ParamsLike
-from bp_manual.network import backward, forward, forward_prepared
+from bp_manual.initializers import Params, ParamsLike
+from bp_manual.network import Cache, backward, forward, forward_prepared
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import prepare_batch
 
@@ -149,20 +149,46 @@ def gradient_rtol(sizes: tuple[int, ...], n_samples: int, dtype: DTypeLike, satu
     return bound
 
 
-def saturation(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> float:
+class Float64Forward(NamedTuple):
+    """A problem in float64 and ``bp_manual``'s forward pass on it (:func:`float64_forward`).
+
+    Attributes:
+        params: ``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]`` in float64.
+        X, Y: ``(N, n_in)``, ``(N, n_out)`` prepared (``prepare_batch``), float64.
+        cache: ``bp_manual.network.forward_prepared(spec, params, X)[1]``.
+    """
+
+    params: Params
+    X: NDArray[np.float64]
+    Y: NDArray[np.float64]
+    cache: Cache
+
+
+def float64_forward(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> Float64Forward:
+    """The problem converted to float64 and checked (``prepare_batch``: ``TypeError``/``ValueError``
+    naming the argument), and its forward pass: what :func:`saturation`, :func:`term_scales` and the
+    auditor's finite differences all start from, computed once when they are given it."""
+    p64 = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
+    X64, Y64 = prepare_batch(spec, p64, X, Y)  # X, Y as given: checked, then converted to float64
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        return Float64Forward(p64, X64, Y64, forward_prepared(spec, p64, X64)[1])
+
+
+def saturation(
+    spec: NetworkSpec, params: ParamsLike, X: object, Y: object, *, at: Float64Forward | None = None
+) -> float:
     """``sum_l s_l``, ``s_l = c max|U_l| / max|U_l * f'(Z_l)|`` over the hidden layers (module docstring).
 
     Evaluated in float64 from ``bp_manual``'s forward cache and deltas, with
     ``U_l = delta_{l+1} @ W_{l+1}``. 0 for activations whose derivative is exact.
-    Shapes as for ``bp_manual.loss_and_grads``.
+    Shapes as for ``bp_manual.loss_and_grads``; ``at``: :func:`float64_forward` of
+    the same problem, if at hand (keyword only).
     """
     c = DERIVATIVE_ROUNDING.get(spec.hidden, 0.0)
     if c == 0.0 or spec.n_layers < 2:
         return 0.0
-    p64 = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
-    X64, Y64 = prepare_batch(spec, p64, np.asarray(X, dtype=np.float64), Y)  # Y keeps its dtype: checked as given
+    p64, _, Y64, cache = at or float64_forward(spec, params, X, Y)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        _, cache = forward_prepared(spec, p64, X64)
         _, deltas = backward(spec, p64, cache, Y64)
         total = 0.0
         for l in range(1, spec.n_layers):  # hidden layer l is cache[l - 1]; delta_{l+1} is deltas[l]
@@ -174,21 +200,23 @@ def saturation(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> f
     return total
 
 
-def term_scales(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> dict[str, float]:
+def term_scales(
+    spec: NetworkSpec, params: ParamsLike, X: object, Y: object, *, at: Float64Forward | None = None
+) -> dict[str, float]:
     """``T`` of the module docstring for every gradient and delta array, by name.
 
     Keys ``"W1"``, ``"b1"``, ..., ``"delta1"``, ... (layer ``l`` is ``params[l - 1]``).
     Each value is the largest entry of the backward pass on absolute values,
     in float64: how large the terms summed into that array's entries are, so
     ``rtol * T`` is their rounding error however much they cancel. Shapes as
-    for ``bp_manual.loss_and_grads``.
+    for ``bp_manual.loss_and_grads``; ``at``: :func:`float64_forward` of the
+    same problem, if at hand (keyword only).
     """
-    p64 = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
-    X64, Y64 = prepare_batch(spec, p64, X, Y)
+    p64, X64, Y64, cache = at or float64_forward(spec, params, X, Y)
     derivative = HIDDEN[spec.hidden].derivative
     scales: dict[str, float] = {}
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        Y_hat, cache = forward_prepared(spec, p64, X64)
+        Y_hat = cache[-1].A
         M = (np.abs(Y_hat) + np.abs(Y64)) / X64.shape[0]  # |delta_L|: the terms of (Y_hat - Y) / N
         for l in range(spec.n_layers, 0, -1):
             scales[f"delta{l}"] = float(np.max(M))
