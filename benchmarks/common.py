@@ -1,0 +1,67 @@
+"""Helpers the benchmark scripts share: worker processes pinned to N CPUs, the malloc setting, median timing,
+and writing a script's Markdown table between its own markers in ``docs/performance.md``.
+
+What this module is for: ``benchmarks/bench_step.py`` and ``benchmarks/bench_check.py`` (each imports it
+from its own folder). What it is not for: anything the library needs; these are benchmark settings.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Keep large temporaries mapped between steps, so runs agree within a few percent instead of swinging
+#: 2-7x with page faults (see ``shared/NOTES-performance.md``); a benchmark setting, not the library's.
+MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+
+
+def median_time(fn: Callable[[], object], repeat: int, min_time: float = 0.2) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeat`` calls (after a warm-up)."""
+    for _ in range(3):
+        fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < repeat or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) > 20 * repeat:
+            break
+    return statistics.median(times)
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment of a worker limited to ``threads`` BLAS/OpenMP threads, with :data:`MALLOC`."""
+    env = dict(os.environ, **MALLOC)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    return env  # XLA takes its thread count from the CPUs it is pinned to: see pin_to_cpus
+
+
+def pin_to_cpus(threads: int) -> Callable[[], None]:
+    """A ``preexec_fn`` confining the worker to its first ``threads`` CPUs.
+
+    The thread-count variables bind OpenBLAS and torch, but XLA's CPU runtime
+    sizes its thread pool from the CPUs it may run on and ignores them: without
+    this, "1 thread" timed NumPy on one core against XLA on two (measured:
+    ``jax.jit`` of a 512x784 @ 784x256 product reached 106 GFLOP/s with the
+    variables set, above one core's 76 GFLOP/s peak, and 63 pinned).
+    """
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def write_table(path: Path, text: str, name: str) -> None:
+    """Write ``text`` to ``path``; in a file holding the markers ``<!-- NAME table: start -->`` and
+    ``<!-- NAME table: end -->``, replace only what lies between them (the rest of the file is kept)."""
+    start, end = f"<!-- {name} table: start -->", f"<!-- {name} table: end -->"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        text = f"{head}{start}\n{text}\n{end}{rest.split(end, 1)[1]}"
+    path.write_text(text, encoding="utf-8")
