@@ -50,7 +50,7 @@ def compare(
     if manual.shape != reference.shape:
         return Comparison(param, witness, shape, "shape")
     finite = np.isfinite(manual)
-    if not np.all(finite):
+    if not finite.all():
         bad = tuple(int(i) for i in np.argwhere(~finite)[0])
         where = index_map[bad[0]] if index_map is not None else bad
         return Comparison(

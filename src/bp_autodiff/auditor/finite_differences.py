@@ -104,10 +104,10 @@ def perturbed_losses(
         raise ValueError(f"arrays must be in the order of their layers, got layers {layers}")
     act = HIDDEN[spec.hidden]
     S, N = len(steps), cache[0].Z.shape[0]
-    stack = np.empty((0, cache[0].A_prev.shape[1]))  # rows of Z_j: S N per entry joined so far
+    stack: Array = np.empty((0, cache[0].A_prev.shape[1]))  # rows of Z_j: S N per entry joined so far
     signs: list[Array] = []
     for j, c in enumerate(cache):
-        joining = [layer_forward(params[j]["W"], params[j].get("b"), act.f(stack))] if j else []
+        joining: list[Array] = [layer_forward(params[j]["W"], params[j].get("b"), act.f(stack))] if j else []
         for layer, key, entries in arrays:
             if layer != j:
                 continue
@@ -250,7 +250,8 @@ def fd_witness(
         """The comparison of array ``params[i][key]``, whose entries ``chosen`` are ``at`` in the stack."""
         name, arr = f"{key}{i + 1}", p64[i][key]
         m_flat = np.asarray(manual[name], dtype=np.float64).reshape(-1)
-        for j in at.start + np.flatnonzero(~conclusive[at]):
+        keep = conclusive[at]
+        for j in at.start + np.flatnonzero(~keep) if not keep.all() else ():
             k = int(chosen[j - at.start])
             side = None
             for label, d, trunc, clean in (
@@ -267,12 +268,11 @@ def fd_witness(
             )
             index = tuple(int(x) for x in np.unravel_index(k, arr.shape))
             kinks.append(Inconclusive(name, index, "fd", reason, side))
-        keep = conclusive[at]
-        if not np.any(keep):
+        if not keep.any():
             return Comparison(name, "fd", tuple(arr.shape), "pass", 0.0, 0.0, 0.0, checked=0)
         idx = chosen[keep]
         fd_values = estimate[at][keep]
-        size = max(float(np.max(np.abs(jax_refs[name]), initial=0.0)), (scales or {}).get(name, 0.0))
+        size = max(float(np.abs(jax_refs[name]).max(initial=0.0)), (scales or {}).get(name, 0.0))
         allowed = FD_SAFETY * (truncation[at][keep] + rounding[at][keep]) + allowance(fd_values, rtol, size)
         index_map = list(zip(*(i.tolist() for i in np.unravel_index(idx, arr.shape)), strict=True))
         row = compare(name, "fd", m_flat[idx], fd_values, rtol, allowance=allowed, index_map=index_map)

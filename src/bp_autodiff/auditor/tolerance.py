@@ -159,8 +159,8 @@ class Float64Forward(NamedTuple):
     """
 
     params: Params
-    X: NDArray[np.float64]
-    Y: NDArray[np.float64]
+    X: NDArray[np.floating]
+    Y: NDArray[np.floating]
     cache: Cache
 
 
@@ -168,7 +168,7 @@ def float64_forward(spec: NetworkSpec, params: ParamsLike, X: object, Y: object)
     """The problem converted to float64 and checked (``prepare_batch``: ``TypeError``/``ValueError``
     naming the argument), and its forward pass: what :func:`saturation`, :func:`term_scales` and the
     auditor's finite differences all start from, computed once when they are given it."""
-    p64 = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
+    p64: Params = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
     X64, Y64 = prepare_batch(spec, p64, X, Y)  # X, Y as given: checked, then converted to float64
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         return Float64Forward(p64, X64, Y64, forward_prepared(spec, p64, X64)[1])
@@ -264,7 +264,7 @@ def allowance(reference: NDArray[Any], rtol: float, scale: float = 0.0) -> NDArr
     ``scale`` is the array's ``T`` (:func:`term_scales`) when known.
     """
     r = np.abs(np.asarray(reference, dtype=np.float64))
-    return np.asarray(rtol * (max(float(np.max(r, initial=0.0)), scale) + r), dtype=np.float64)
+    return np.asarray(rtol * (max(float(r.max(initial=0.0)), scale) + r), dtype=np.float64)
 
 
 def relative_errors(actual: NDArray[Any], reference: NDArray[Any], scale: float = 0.0) -> NDArray[np.float64]:
@@ -280,7 +280,7 @@ def relative_errors(actual: NDArray[Any], reference: NDArray[Any], scale: float 
     return ratios(err, allowance(reference, 1.0, scale))
 
 
-def ratios(err: NDArray[np.float64], allowed: NDArray[np.float64]) -> NDArray[np.float64]:
+def ratios(err: NDArray[np.floating], allowed: NDArray[np.floating]) -> NDArray[np.float64]:
     """Elementwise ``err / allowed`` of two float64 arrays of one shape, with ``0 / 0`` read as 0 and
     ``x / 0`` as inf (an allowance of 0 admits only an exact match)."""
     positive = allowed > 0
