@@ -85,7 +85,9 @@ Finite differences (the third witness, always in float64). With step ``h``,
 ``2h``. Rather than bound ``L'''`` a priori (it depends on the network), the
 truncation error is estimated from the same evaluations at ``2h``:
 ``D(2h) - D(h) = 3 c h**2 + O(h**4)``, so ``|D(h) - L'| ~ |D(2h) - D(h)| / 3``.
-Each loss evaluation is a forward pass with ``n_ops`` as above, so its
+Each loss evaluation is a forward pass with ``n_ops`` as above (also in the
+batched evaluation of :mod:`bp_autodiff.auditor.finite_differences`, whose
+docstring counts its operations), so its
 rounding error is at most ``kappa * n_ops * u * (1 + |L|)`` (the ``1 +``
 covers losses near 0 whose terms are not), and ``D(h)`` carries that divided by
 ``h``. The allowance per element is ten times the sum (a safety factor for the
