@@ -23,6 +23,7 @@ from bp_autodiff.auditor.tolerance import float64_forward, ratios, saturation, t
 from bp_autodiff.witness import bucketed
 from bp_autodiff.witness import grads as per_shape
 from bp_manual.problems import random_problem
+from bp_manual.validation import prepare_batch
 
 
 def _refuse(*args: object, **kwargs: object) -> None:
@@ -60,6 +61,10 @@ def test_one_float64_forward_gives_the_numbers_of_separate_ones(hidden: str, dty
         at = float64_forward(spec, p.params, p.X, p.Y)
         assert saturation(spec, p.params, p.X, p.Y, at=at) == saturation(spec, p.params, p.X, p.Y)
         assert term_scales(spec, p.params, p.X, p.Y, at=at) == term_scales(spec, p.params, p.X, p.Y)
+        X_, Y_ = prepare_batch(spec, p.params, p.X, p.Y)  # the auditor's path: checked once, then converted
+        again = float64_forward(spec, p.params, X_, Y_, checked=True)
+        assert np.array_equal(again.X, at.X) and np.array_equal(again.Y, at.Y)
+        assert all(np.array_equal(a.Z, b.Z) and np.array_equal(a.A, b.A) for a, b in zip(again.cache, at.cache, strict=True))
         assert at.X.dtype == at.Y.dtype == np.float64 and all(layer["W"].dtype == np.float64 for layer in at.params)
 
 

@@ -155,7 +155,7 @@ def audit(
         raise ValueError(f"fd_max_entries must be an integer >= 1, got {fd_max_entries!r}")
     dtype = X_.dtype
     N = X_.shape[0]
-    at = float64_forward(spec, params, X_, Y_)  # shared by the tolerance, the term sizes and finite differences
+    at = float64_forward(spec, params, X_, Y_, checked=True)  # for the tolerance, term sizes, finite differences
     rtol = gradient_rtol(spec.sizes, N, dtype, saturation(spec, params, X_, Y_, at=at))
     who = name or function_name(grad_fn)
     report = AuditReport(who, "gradients", spec, np.dtype(dtype).name, N, rtol)

@@ -166,12 +166,21 @@ class Float64Forward(NamedTuple):
     cache: Cache
 
 
-def float64_forward(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> Float64Forward:
+def float64_forward(
+    spec: NetworkSpec, params: ParamsLike, X: object, Y: object, *, checked: bool = False
+) -> Float64Forward:
     """The problem converted to float64 and checked (``prepare_batch``: ``TypeError``/``ValueError``
     naming the argument), and its forward pass: what :func:`saturation`, :func:`term_scales` and the
-    auditor's finite differences all start from, computed once when they are given it."""
+    auditor's finite differences all start from, computed once when they are given it.
+
+    ``checked=True`` (keyword only): ``params``, ``X (N, n_in)`` and ``Y (N, n_out)`` were already
+    checked and prepared (``prepare_batch``, as the auditor does first), and are only converted.
+    """
     p64: Params = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
-    X64, Y64 = prepare_batch(spec, p64, X, Y)  # X, Y as given: checked, then converted to float64
+    if checked:
+        X64, Y64 = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    else:
+        X64, Y64 = prepare_batch(spec, p64, X, Y)  # X, Y as given: checked, then converted to float64
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         return Float64Forward(p64, X64, Y64, forward_prepared(spec, p64, X64)[1])
 
