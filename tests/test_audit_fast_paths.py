@@ -64,7 +64,8 @@ def test_one_float64_forward_gives_the_numbers_of_separate_ones(hidden: str, dty
         X_, Y_ = prepare_batch(spec, p.params, p.X, p.Y)  # the auditor's path: checked once, then converted
         again = float64_forward(spec, p.params, X_, Y_, checked=True)
         assert np.array_equal(again.X, at.X) and np.array_equal(again.Y, at.Y)
-        assert all(np.array_equal(a.Z, b.Z) and np.array_equal(a.A, b.A) for a, b in zip(again.cache, at.cache, strict=True))
+        for a, b in zip(again.cache, at.cache, strict=True):
+            assert np.array_equal(a.Z, b.Z) and np.array_equal(a.A, b.A)
         assert at.X.dtype == at.Y.dtype == np.float64 and all(layer["W"].dtype == np.float64 for layer in at.params)
 
 
