@@ -10,11 +10,14 @@ entry (truncation estimated from the two steps, plus rounding) is derived in
 Batched. The network is ``bp_manual``'s, so the perturbations are a batch
 dimension (:func:`perturbed_losses`): moving ``W_l[r, c]`` by ``s`` changes
 only column ``r`` of ``Z_l``, by ``s * A_{l-1}[:, c]`` (``b_l[r]``: by ``s``),
-so ``Z_l`` is built once for all ``P = 4 K`` perturbations of an array,
-``(P, N, n_l)``, its rows run through layers ``l + 1 .. L`` as one 2-D forward
-(``bp_manual.network.layer_forward`` and the hidden activation: rows are
-independent) and the loss of each perturbation is ``bp_manual``'s own loss on
-a stack of batches. ``tests/test_finite_differences_batched.py`` holds this
+so the perturbed ``Z_l`` of the ``4 K`` perturbations of an array are built at
+once, ``(4 K, N, n_l)``, from the point's forward pass. Their rows join one
+2-D stack at layer ``l`` and go up layers ``l + 1 .. L`` with the rows of the
+arrays below (``bp_manual.network.layer_forward`` and the hidden activation,
+one call per layer for every array: rows are independent), and the loss of
+each perturbation is ``bp_manual``'s own loss on a stack of batches. The
+estimates, the kink records and the allowances are then computed for every
+entry at once; each array gets its own comparison. ``tests/test_finite_differences_batched.py`` holds this
 against the one-evaluation-per-perturbation code it replaced (kept there as
 the reference): the same losses within the rounding bound, the same kink
 records, the same inconclusive entries.
