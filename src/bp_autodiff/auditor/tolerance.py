@@ -177,6 +177,8 @@ def float64_forward(
     checked and prepared (``prepare_batch``, as the auditor does first), and are only converted.
     """
     p64: Params = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
+    X64: NDArray[np.floating]
+    Y64: NDArray[np.floating]
     if checked:
         X64, Y64 = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     else:
