@@ -9,7 +9,7 @@ process whose BLAS, XLA and torch are limited to that many threads), then the
 property suite's throughput (two fresh pytest processes, the first with an
 empty JAX compilation cache, the second with the cache the first left), and
 writes one Markdown table (into ``--out``; in a file holding the markers
-``START``/``END`` below, such as ``docs/performance.md``, between them). The workers run with
+``<!-- bench_step table: start -->``/``end -->``, such as ``docs/performance.md``, between them). The workers run with
 ``MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=1073741824``, which keep large
 temporaries mapped between steps, so runs agree within a few percent instead
 of swinging 2-7x with page faults (see ``shared/NOTES-performance.md``); this
@@ -57,26 +57,10 @@ import numpy as np
 
 import bp_manual
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/common.py, also when loaded from a path
-from common import MALLOC, markers, pin_to_cpus, thread_env, write_table
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/common.py, also when loaded by path
+from common import MALLOC, ROOT, median_time, pin_to_cpus, thread_env, write_table
 
 SIZES = (784, 256, 10)
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def median_time(fn: Callable[[], object], repeat: int, min_time: float = 0.2) -> float:
-    """Median wall time of ``fn()`` in seconds over ``repeat`` calls (after a warm-up)."""
-    for _ in range(3):
-        fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < repeat or time.perf_counter() - start < min_time:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) > 20 * repeat:
-            break
-    return statistics.median(times)
 
 
 def gemm_rate(dtype: type) -> float:
@@ -448,9 +432,6 @@ def run_worker(args: list[str], threads: int) -> str:
     if done.returncode:
         raise RuntimeError(done.stderr[-3000:])
     return done.stdout.strip()
-
-
-START, END = markers("bench_step")
 
 
 if __name__ == "__main__":

@@ -1,28 +1,43 @@
-"""Helpers shared by the benchmark scripts: pinned worker processes, allocator settings, the Markdown table's markers.
+"""Helpers the benchmark scripts share: worker processes pinned to N CPUs, the malloc setting, median timing,
+and writing a script's Markdown table between its own markers in ``docs/performance.md``.
 
-What this module is for: what every script in ``benchmarks/`` needs to time
-something fairly on a shared machine and write its table into
-``docs/performance.md``: the environment of a worker confined to ``N`` CPUs
-(:func:`thread_env`, :func:`pin_to_cpus`, :data:`MALLOC`) and the writing of
-one script's table between its own markers (:func:`write_table`).
-
-What it is not for: the measurements themselves (each script times its own
-rows) or anything the library imports.
+What this module is for: the scripts of ``benchmarks/`` (``bench_step.py``, ``bench_check.py``,
+``bench_audit.py``, ...; each imports it from its own folder). What it is not for: anything the library
+needs; these are benchmark settings.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-#: Keep large temporaries mapped between calls, so runs agree within a few percent instead of swinging 2-7x with
-#: page faults (``shared/NOTES-performance.md``): a benchmark setting, not something the library needs.
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Keep large temporaries mapped between steps, so runs agree within a few percent instead of swinging
+#: 2-7x with page faults (see ``shared/NOTES-performance.md``); a benchmark setting, not the library's.
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
 
 
+def median_time(fn: Callable[[], object], repeat: int, min_time: float = 0.2) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeat`` calls (after a warm-up)."""
+    for _ in range(3):
+        fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < repeat or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) > 20 * repeat:
+            break
+    return statistics.median(times)
+
+
 def thread_env(threads: int) -> dict[str, str]:
-    """This process's environment with :data:`MALLOC` and the BLAS/OpenMP thread counts set to ``threads``."""
+    """The environment of a worker limited to ``threads`` BLAS/OpenMP threads, with :data:`MALLOC`."""
     env = dict(os.environ, **MALLOC)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
@@ -48,7 +63,8 @@ def markers(name: str) -> tuple[str, str]:
 
 
 def write_table(path: Path, text: str, name: str) -> None:
-    """Write ``text`` to ``path``; in a file holding benchmark ``name``'s markers, replace only what lies between."""
+    """Write ``text`` to ``path``; in a file holding benchmark ``name``'s :func:`markers`, replace only what lies
+    between them (the rest of the file is kept)."""
     start, end = markers(name)
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     if start in old and end in old:

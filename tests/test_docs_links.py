@@ -29,8 +29,8 @@ REQUIRED: list[tuple[str, str]] = [
     ("src/bp_manual/network.py", "Z = A_prev @ W.T"),
     ("src/bp_manual/network.py", "return Z if b is None else Z + b"),
     ("src/bp_manual/network.py", "A_next = output(Z) if l == spec.n_layers else hidden(Z)"),
-    ("src/bp_manual/losses.py", "return 0.5 * (E * E).sum() / Z.shape[0]"),
-    ("src/bp_manual/losses.py", "return -(Y * log_softmax(Z)).sum() / Z.shape[0]"),
+    ("src/bp_manual/losses.py", "return 0.5 * (E * E).sum(axis=(-2, -1)) / Z.shape[-2]"),
+    ("src/bp_manual/losses.py", "return -(Y * log_softmax(Z)).sum(axis=(-2, -1)) / Z.shape[-2]"),
     ("src/bp_manual/losses.py", "terms = Y * softplus(-Z) + (1.0 - Y) * softplus(Z)"),
     # output delta, recursion, derivatives, gradients
     ("src/bp_manual/losses.py", "return (Y_hat - Y) / Y_hat.shape[0]"),

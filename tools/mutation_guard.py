@@ -120,8 +120,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "cross-entropy without 1/N",
         "src/bp_manual/losses.py",
-        "return -(Y * log_softmax(Z)).sum() / Z.shape[0]",
-        "return -(Y * log_softmax(Z)).sum()",
+        "return -(Y * log_softmax(Z)).sum(axis=(-2, -1)) / Z.shape[-2]",
+        "return -(Y * log_softmax(Z)).sum(axis=(-2, -1))",
         (KERNELS,),
     ),
     # the updates

@@ -10,6 +10,11 @@ the recursion (:mod:`bp_manual.network`).
 Notation: ``N`` samples, ``n`` outputs; ``Z`` is the output pre-activation
 ``(N, n)``, ``Y_hat = g(Z)`` the prediction and ``Y`` the target, both
 ``(N, n)`` (integer labels are turned into one-hot rows before they get here).
+The losses and the row-wise softmax also take a stack of batches, ``Z`` of
+shape ``(..., N, n)`` (``Y`` broadcast against it), and return one loss per
+batch, ``(...)``: the auditor's finite differences evaluate many perturbed
+networks at once this way. For a 2-D ``Z`` the sums over the last two axes
+are the whole-array sums, bit for bit.
 
 Why every pair has the same output delta. Each loss is matched with the output
 activation ``g`` whose derivative cancels against the loss's derivative (the
@@ -54,21 +59,21 @@ def softmax(Z: Array) -> Array:
     Shifting each row by its maximum changes nothing mathematically and keeps
     every exponent ``<= 0``, so nothing overflows; the largest term is
     ``exp(0) = 1``, so the denominator is ``>= 1``.
-    Shape: ``(N, n) -> (N, n)``, same dtype.
+    Shape: ``(..., N, n) -> (..., N, n)``, same dtype (along the last axis).
     """
-    E = namespace(Z).exp(Z - Z.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
+    E = namespace(Z).exp(Z - Z.max(axis=-1, keepdims=True))
+    return E / E.sum(axis=-1, keepdims=True)
 
 
 def log_softmax(Z: Array) -> Array:
     """Row-wise ``log softmax(Z) = Z - max - log(sum exp(Z - max))``, stable.
 
     Finite for finite ``Z`` even where ``softmax(Z)`` underflows to 0.
-    Shape: ``(N, n) -> (N, n)``, same dtype.
+    Shape: ``(..., N, n) -> (..., N, n)``, same dtype (along the last axis).
     """
     xp = namespace(Z)
-    shifted = Z - Z.max(axis=1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    shifted = Z - Z.max(axis=-1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def output_delta(Y_hat: Array, Y: Array) -> Array:
@@ -84,19 +89,19 @@ def mse(Z: Array, Y: Array) -> np.floating:
     """``L = 1/(2N) sum over samples and outputs of (Z - Y)**2`` (identity output).
 
     For ``N = 1`` this is the seed's ``0.5 * ||e||**2``.
-    Shapes: ``Z (N, n)``, ``Y (N, n)`` -> scalar of ``Z``'s dtype.
+    Shapes: ``Z (..., N, n)``, ``Y (N, n)`` -> ``(...)`` (a scalar for 2-D ``Z``) of ``Z``'s dtype.
     """
     E = Z - Y
-    return 0.5 * (E * E).sum() / Z.shape[0]
+    return 0.5 * (E * E).sum(axis=(-2, -1)) / Z.shape[-2]
 
 
 def cross_entropy(Z: Array, Y: Array) -> np.floating:
     """``L = -(1/N) sum_i sum_k Y_ik log softmax(Z_i)_k`` (softmax output).
 
     With one-hot ``Y`` this is ``-(1/N) sum_i log softmax(Z_i)[label_i]``.
-    Shapes: ``Z (N, n)``, ``Y (N, n)`` -> scalar of ``Z``'s dtype.
+    Shapes: ``Z (..., N, n)``, ``Y (N, n)`` -> ``(...)`` (a scalar for 2-D ``Z``) of ``Z``'s dtype.
     """
-    return -(Y * log_softmax(Z)).sum() / Z.shape[0]
+    return -(Y * log_softmax(Z)).sum(axis=(-2, -1)) / Z.shape[-2]
 
 
 def binary_cross_entropy(Z: Array, Y: Array) -> np.floating:
@@ -107,10 +112,11 @@ def binary_cross_entropy(Z: Array, Y: Array) -> np.floating:
     ``(1/N) sum [Y softplus(-Z) + (1 - Y) softplus(Z)]``, finite for any finite
     ``Z``. Each output unit is an independent binary label (multi-label),
     summed over outputs and averaged over samples.
-    Shapes: ``Z (N, n)``, ``Y (N, n)`` with ``0 <= Y <= 1`` -> scalar of ``Z``'s dtype.
+    Shapes: ``Z (..., N, n)``, ``Y (N, n)`` with ``0 <= Y <= 1`` -> ``(...)`` (a scalar for 2-D ``Z``)
+    of ``Z``'s dtype.
     """
     terms = Y * softplus(-Z) + (1.0 - Y) * softplus(Z)
-    return terms.sum() / Z.shape[0]
+    return terms.sum(axis=(-2, -1)) / Z.shape[-2]
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ class Loss:
     Attributes:
         name: the registry name, e.g. ``"mse"``.
         output: name of the output activation it pairs with (see ``OUTPUTS``).
-        value: ``(Z (N, n), Y (N, n)) -> scalar``, from the logits.
+        value: ``(Z (N, n), Y (N, n)) -> scalar``, from the logits (or ``Z (..., N, n) -> (...)``, one per batch).
         delta: ``(Y_hat (N, n), Y (N, n)) -> dL/dZ (N, n)``.
     """
 

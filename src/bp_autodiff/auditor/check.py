@@ -37,6 +37,7 @@ import bp_manual
 from bp_autodiff.auditor.gradients import GradFn, audit
 from bp_autodiff.auditor.report import AuditReport
 from bp_autodiff.auditor.tolerance import kinks_are_clear
+from bp_autodiff.witness import bucketed
 from bp_manual import HIDDEN, INITIALIZERS, LOSSES
 from bp_manual.problems import random_batch, random_params, random_spec
 
@@ -78,13 +79,24 @@ class Group:
 
 @dataclass
 class CheckResult:
-    """What :func:`check` found: one :class:`Group` per (hidden, output+loss), and totals."""
+    """What :func:`check` found: one :class:`Group` per (hidden, output+loss), and totals.
+
+    ``seconds`` is the checking itself; ``startup``, before it, the first compilation of the JAX
+    witness's executable (the imports are before :func:`check` is called); ``cases_per_second`` is
+    ``cases / seconds``.
+    """
 
     groups: list[Group]
     seconds: float
     dtype: str
     examples: int
     seed: int
+    startup: float = 0.0
+
+    @property
+    def cases_per_second(self) -> float:
+        """Cases checked per second of checking (``seconds``, which leaves out the ``startup``)."""
+        return self.cases / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def cases(self) -> int:
@@ -115,6 +127,8 @@ class CheckResult:
             "skipped": self.skipped,
             "failed": self.failed,
             "seconds": round(self.seconds, 2),
+            "cases_per_second": round(self.cases_per_second, 1),
+            "startup_seconds": round(self.startup, 2),
             "dtype": self.dtype,
             "examples": self.examples,
             "seed": self.seed,
@@ -154,7 +168,9 @@ class CheckResult:
         lines += [
             "",
             f"{self.cases} cases checked, {self.skipped} skipped (ReLU pre-activations on the kink), {self.dtype}, "
-            f"{self.seconds:.1f} s; tolerance vs JAX rtol {'1e-9' if self.dtype == 'float64' else 'derived per case'}, "
+            f"{self.seconds:.1f} s, {self.cases_per_second:.0f} cases/s (after {self.startup:.1f} s of start-up: "
+            "the first compilation)",
+            f"tolerance vs JAX rtol {'1e-9' if self.dtype == 'float64' else 'derived per case'}, "
             "vs finite differences as derived in bp_autodiff.auditor.tolerance",
             f"worst relative error vs JAX {worst.worst_jax_rel:.2e} at {worst.worst_case}",
             "'x tol' is the largest error as a fraction of its allowance (1 = at the tolerance); "
@@ -222,6 +238,8 @@ def check(
     total = len(hiddens) * len(pairs) * examples * len(inits)
     done = 0
     start = time.perf_counter()
+    bucketed.compile_smallest(dtype)  # the witness's one executable for every case (they all fit its bucket)
+    startup, start = time.perf_counter() - start, time.perf_counter()
     groups: list[Group] = []
     for act in hiddens:
         for loss, output in pairs:
@@ -256,4 +274,4 @@ def check(
                         group.failures.append(f"{where}: " + "; ".join(f"{f.param} {f.kind}" for f in report.findings))
                     if progress:
                         progress(done, total, f"{act} {group.pair}")
-    return CheckResult(groups, time.perf_counter() - start, np.dtype(dtype).name, examples, seed)
+    return CheckResult(groups, time.perf_counter() - start, np.dtype(dtype).name, examples, seed, startup)

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from bp_autodiff.auditor.report import Comparison
 from bp_autodiff.auditor.tolerance import allowance as default_allowance
-from bp_autodiff.auditor.tolerance import relative_errors
+from bp_autodiff.auditor.tolerance import ratios
 
 Array = NDArray[np.floating]
 
@@ -50,30 +50,30 @@ def compare(
     if manual.shape != reference.shape:
         return Comparison(param, witness, shape, "shape")
     finite = np.isfinite(manual)
-    if not np.all(finite):
+    if not finite.all():
         bad = tuple(int(i) for i in np.argwhere(~finite)[0])
         where = index_map[bad[0]] if index_map is not None else bad
         return Comparison(
             param, witness, shape, "nonfinite", worst_index=where, manual=float(manual[bad]), checked=manual.size
         )
-    m = manual.astype(np.float64)
-    r = reference.astype(np.float64)
-    err = np.abs(m - r)
-    if allowance is None:
-        allowance = default_allowance(r, rtol, scale)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(allowance > 0, err / np.where(allowance > 0, allowance, 1.0), np.where(err == 0, 0.0, np.inf))
-    if not frac.size:
+    m = manual.astype(np.float64, copy=False)
+    r = reference.astype(np.float64, copy=False)
+    if not r.size:
         return Comparison(param, witness, shape, "pass", max_abs=0.0, max_rel=0.0, fraction=0.0)
-    idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(frac)), frac.shape))
+    err = np.abs(m - r)
+    denom = default_allowance(r, 1.0, scale)  # max(max|r|, scale) + |r_i|: tolerance.relative_errors' denominator
+    if allowance is None:
+        allowance = rtol * denom  # tolerance.allowance(r, rtol, scale), the same bits
+    frac = ratios(err, allowance)
+    idx = tuple(int(i) for i in np.unravel_index(int(frac.argmax()), frac.shape))
     fraction = float(frac[idx])
     return Comparison(
         param,
         witness,
         shape,
         "pass" if fraction <= 1.0 else "FAIL",
-        max_abs=float(np.max(err)),
-        max_rel=float(np.max(relative_errors(m, r, scale))),
+        max_abs=float(err.max()),
+        max_rel=float(ratios(err, denom).max()),
         fraction=fraction,
         worst_index=tuple(index_map[idx[0]]) if index_map is not None else idx,
         manual=float(m[idx]),

@@ -85,7 +85,9 @@ Finite differences (the third witness, always in float64). With step ``h``,
 ``2h``. Rather than bound ``L'''`` a priori (it depends on the network), the
 truncation error is estimated from the same evaluations at ``2h``:
 ``D(2h) - D(h) = 3 c h**2 + O(h**4)``, so ``|D(h) - L'| ~ |D(2h) - D(h)| / 3``.
-Each loss evaluation is a forward pass with ``n_ops`` as above, so its
+Each loss evaluation is a forward pass with ``n_ops`` as above (also in the
+batched evaluation of :mod:`bp_autodiff.auditor.finite_differences`, whose
+docstring counts its operations), so its
 rounding error is at most ``kappa * n_ops * u * (1 + |L|)`` (the ``1 +``
 covers losses near 0 whose terms are not), and ``D(h)`` carries that divided by
 ``h``. The allowance per element is ten times the sum (a safety factor for the
@@ -102,14 +104,14 @@ wrong derivation makes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from bp_manual.activations import HIDDEN
-from bp_manual.initializers import ParamsLike
-from bp_manual.network import forward, loss_grads_and_deltas
+from bp_manual.initializers import Params, ParamsLike
+from bp_manual.network import Cache, backward, forward, forward_prepared
 from bp_manual.spec import NetworkSpec
 from bp_manual.validation import prepare_batch
 
@@ -149,21 +151,58 @@ def gradient_rtol(sizes: tuple[int, ...], n_samples: int, dtype: DTypeLike, satu
     return bound
 
 
-def saturation(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> float:
+class Float64Forward(NamedTuple):
+    """A problem in float64 and ``bp_manual``'s forward pass on it (:func:`float64_forward`).
+
+    Attributes:
+        params: ``[{"W": (n_l, n_{l-1}), "b": (n_l,)}, ...]`` in float64.
+        X, Y: ``(N, n_in)``, ``(N, n_out)`` prepared (``prepare_batch``), float64.
+        cache: ``bp_manual.network.forward_prepared(spec, params, X)[1]``.
+    """
+
+    params: Params
+    X: NDArray[np.floating]
+    Y: NDArray[np.floating]
+    cache: Cache
+
+
+def float64_forward(
+    spec: NetworkSpec, params: ParamsLike, X: object, Y: object, *, checked: bool = False
+) -> Float64Forward:
+    """The problem converted to float64 and checked (``prepare_batch``: ``TypeError``/``ValueError``
+    naming the argument), and its forward pass: what :func:`saturation`, :func:`term_scales` and the
+    auditor's finite differences all start from, computed once when they are given it.
+
+    ``checked=True`` (keyword only): ``params``, ``X (N, n_in)`` and ``Y (N, n_out)`` were already
+    checked and prepared (``prepare_batch``, as the auditor does first), and are only converted.
+    """
+    p64: Params = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
+    X64: NDArray[np.floating]
+    Y64: NDArray[np.floating]
+    if checked:
+        X64, Y64 = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    else:
+        X64, Y64 = prepare_batch(spec, p64, X, Y)  # X, Y as given: checked, then converted to float64
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        return Float64Forward(p64, X64, Y64, forward_prepared(spec, p64, X64)[1])
+
+
+def saturation(
+    spec: NetworkSpec, params: ParamsLike, X: object, Y: object, *, at: Float64Forward | None = None
+) -> float:
     """``sum_l s_l``, ``s_l = c max|U_l| / max|U_l * f'(Z_l)|`` over the hidden layers (module docstring).
 
     Evaluated in float64 from ``bp_manual``'s forward cache and deltas, with
     ``U_l = delta_{l+1} @ W_{l+1}``. 0 for activations whose derivative is exact.
-    Shapes as for ``bp_manual.loss_and_grads``.
+    Shapes as for ``bp_manual.loss_and_grads``; ``at``: :func:`float64_forward` of
+    the same problem, if at hand (keyword only).
     """
     c = DERIVATIVE_ROUNDING.get(spec.hidden, 0.0)
     if c == 0.0 or spec.n_layers < 2:
         return 0.0
-    p64 = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
-    X64 = np.asarray(X, dtype=np.float64)
+    p64, _, Y64, cache = at or float64_forward(spec, params, X, Y)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        _, cache = forward(spec, p64, X64)
-        _, _, deltas = loss_grads_and_deltas(spec, p64, X64, Y)  # Y keeps its dtype: checked as given
+        _, deltas = backward(spec, p64, cache, Y64)
         total = 0.0
         for l in range(1, spec.n_layers):  # hidden layer l is cache[l - 1]; delta_{l+1} is deltas[l]
             U = deltas[l] @ p64[l]["W"]
@@ -174,21 +213,23 @@ def saturation(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> f
     return total
 
 
-def term_scales(spec: NetworkSpec, params: ParamsLike, X: object, Y: object) -> dict[str, float]:
+def term_scales(
+    spec: NetworkSpec, params: ParamsLike, X: object, Y: object, *, at: Float64Forward | None = None
+) -> dict[str, float]:
     """``T`` of the module docstring for every gradient and delta array, by name.
 
     Keys ``"W1"``, ``"b1"``, ..., ``"delta1"``, ... (layer ``l`` is ``params[l - 1]``).
     Each value is the largest entry of the backward pass on absolute values,
     in float64: how large the terms summed into that array's entries are, so
     ``rtol * T`` is their rounding error however much they cancel. Shapes as
-    for ``bp_manual.loss_and_grads``.
+    for ``bp_manual.loss_and_grads``; ``at``: :func:`float64_forward` of the
+    same problem, if at hand (keyword only).
     """
-    p64 = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
-    X64, Y64 = prepare_batch(spec, p64, X, Y)
+    p64, X64, Y64, cache = at or float64_forward(spec, params, X, Y)
     derivative = HIDDEN[spec.hidden].derivative
     scales: dict[str, float] = {}
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        Y_hat, cache = forward(spec, p64, X64)
+        Y_hat = cache[-1].A
         M = (np.abs(Y_hat) + np.abs(Y64)) / X64.shape[0]  # |delta_L|: the terms of (Y_hat - Y) / N
         for l in range(spec.n_layers, 0, -1):
             scales[f"delta{l}"] = float(np.max(M))
@@ -236,7 +277,7 @@ def allowance(reference: NDArray[Any], rtol: float, scale: float = 0.0) -> NDArr
     ``scale`` is the array's ``T`` (:func:`term_scales`) when known.
     """
     r = np.abs(np.asarray(reference, dtype=np.float64))
-    return np.asarray(rtol * (max(float(np.max(r, initial=0.0)), scale) + r), dtype=np.float64)
+    return np.asarray(rtol * (max(float(r.max(initial=0.0)), scale) + r), dtype=np.float64)
 
 
 def relative_errors(actual: NDArray[Any], reference: NDArray[Any], scale: float = 0.0) -> NDArray[np.float64]:
@@ -249,9 +290,17 @@ def relative_errors(actual: NDArray[Any], reference: NDArray[Any], scale: float 
     every entry is ``<= rtol``.
     """
     err = np.abs(np.asarray(actual, dtype=np.float64) - np.asarray(reference, dtype=np.float64))
-    denom = allowance(reference, 1.0, scale)
+    return ratios(err, allowance(reference, 1.0, scale))
+
+
+def ratios(err: NDArray[np.floating], allowed: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Elementwise ``err / allowed`` of two float64 arrays of one shape, with ``0 / 0`` read as 0 and
+    ``x / 0`` as inf (an allowance of 0 admits only an exact match)."""
+    positive = allowed > 0
+    if positive.all():  # the usual case, without the floating-point state switch
+        return np.asarray(err / allowed, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(denom > 0, err / np.where(denom > 0, denom, 1.0), np.where(err == 0, 0.0, np.inf))
+        rel = np.where(positive, err / np.where(positive, allowed, 1.0), np.where(err == 0, 0.0, np.inf))
     return np.asarray(rel, dtype=np.float64)
 
 

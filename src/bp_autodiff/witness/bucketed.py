@@ -38,8 +38,18 @@ unpadded witness):
   the unpadded one in another summation order, which the rounding model of
   :mod:`bp_autodiff.auditor.tolerance` already allows for.
 
-What it is not for: users. It is the tests' fast witness; the public one is
-:func:`bp_autodiff.loss_grads_and_deltas`, whose results this equals. Compiled
+Who uses it: the property tests, and the auditor (:func:`bp_autodiff.audit`,
+so ``bp check``), which takes the JAX reference from here for every problem
+that :func:`fits` the smallest bucket (``bp check``'s networks always do) and
+from the per-shape :func:`bp_autodiff.loss_grads_and_deltas` otherwise: a
+larger bucket would compile one executable per bucket, no fewer than per shape
+for the few large problems a user audits. (Stacking many problems in one
+``jax.vmap``-ed call was measured and does not pay: under ``vmap`` the
+``lax.switch`` evaluates every branch, and a call costs the same per problem.)
+
+What it is not for: a user's own calls. The public witness is
+:func:`bp_autodiff.loss_grads_and_deltas`, whose results this equals (within
+the rounding model, not bit for bit: the summation order differs). Compiled
 executables are capped by :class:`bp_autodiff.witness.jitcache.bounded_jit` as
 everywhere else.
 """
@@ -75,6 +85,12 @@ DEPTH_FLOOR = 5
 HIDDEN_NAMES = tuple(sorted(HIDDEN))
 LOSS_NAMES = tuple(sorted(LOSSES))
 _LOSS_SPECS = tuple(NetworkSpec((2, 2), output=LOSSES[name].output, loss=name) for name in LOSS_NAMES)
+
+
+def fits(spec: NetworkSpec, n_samples: int) -> bool:
+    """True when the problem falls in the smallest bucket (:data:`WIDTH_FLOOR`, :data:`BATCH_FLOOR`,
+    :data:`DEPTH_FLOOR`): it then shares the one executable per dtype that every such problem uses."""
+    return max(spec.sizes) <= WIDTH_FLOOR and n_samples <= BATCH_FLOOR and spec.n_layers <= DEPTH_FLOOR
 
 
 def bucket(n: int, floor: int) -> int:
@@ -174,6 +190,17 @@ def padded_call(p: Padded) -> tuple[np.floating, Params, list[Array]]:
         )
 
 
+def compile_smallest(dtype: type) -> None:
+    """Compile (or find compiled) the executable that every problem in the smallest bucket of ``dtype``
+    (``np.float32`` or ``np.float64``) shares: the first call's cost, paid up front (``bp check``
+    reports it apart from the checking). Raises ``TypeError`` for another dtype."""
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    spec = NetworkSpec((1, 1))
+    params: Params = [{"W": np.zeros((1, 1), dtype), "b": np.zeros(1, dtype)}]
+    padded_call(pad(spec, params, np.zeros((1, 1), dtype), np.zeros((1, 1), dtype)))
+
+
 def loss_grads_and_deltas(
     spec: NetworkSpec, params: ParamsLike, X: object, Y: object
 ) -> tuple[np.floating, Params, list[Array]]:
@@ -185,10 +212,17 @@ def loss_grads_and_deltas(
     scalar), ``grads`` shaped like ``params`` and ``deltas[l - 1]`` of shape
     ``(N, n_l)``, all in the params' dtype.
     """
-    params_, X_, Y_ = prepare(spec, params, X, Y)
-    p = pad(spec, params_, X_, Y_)
+    return loss_grads_and_deltas_prepared(spec, *prepare(spec, params, X, Y))
+
+
+def loss_grads_and_deltas_prepared(
+    spec: NetworkSpec, params: Params, X: Array, Y: Array
+) -> tuple[np.floating, Params, list[Array]]:
+    """:func:`loss_grads_and_deltas` on inputs already checked (``bp_manual.validation.prepare_batch``):
+    NumPy ``params``, ``X (N, n_in)`` and ``Y (N, n_out)`` in the params' dtype (the auditor's path)."""
+    p = pad(spec, params, X, Y)
     value, grads, deltas = padded_call(p)
-    N, sizes = X_.shape[0], spec.sizes
+    N, sizes = X.shape[0], spec.sizes
     out: Params = []
     for l, g in enumerate(grads[p.first :], start=1):
         layer = {"W": np.array(g["W"][: sizes[l], : sizes[l - 1]])}

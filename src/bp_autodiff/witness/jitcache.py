@@ -28,8 +28,8 @@ MAX_COMPILED = 256
 def _signature(args: tuple[Any, ...], static_argnums: tuple[int, ...]) -> Hashable:
     leaves, treedef = jax.tree.flatten([a for i, a in enumerate(args) if i not in static_argnums])
     statics = tuple(args[i] for i in static_argnums)
-    shapes = tuple((tuple(np.shape(leaf)), str(getattr(leaf, "dtype", type(leaf).__name__))) for leaf in leaves)
-    return statics, str(treedef), shapes, bool(jax.config.read("jax_enable_x64"))
+    shapes = tuple((np.shape(leaf), getattr(leaf, "dtype", type(leaf))) for leaf in leaves)
+    return statics, treedef, shapes, bool(jax.config.read("jax_enable_x64"))
 
 
 class bounded_jit:  # noqa: N801 (used like the function jax.jit)
