@@ -177,13 +177,20 @@ def ties_and_kinks_are_clear(model: Sequential, scales: dict, margin: float) -> 
     return True
 
 
+@functools.partial(jax.jit, static_argnames=("steps",))
+def _twins_value_and_grad(steps: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...], params: Any, x: Any, y: Any):
+    """Compiled once per model and shape (eagerly, every operation of the twins compiled on its own: 109 compiles
+    for 20 examples); ``steps`` as ``(name, sorted config items)`` so that it can be a static argument."""
+    real = tuple((name, dict(config)) for name, config in steps)
+    return jax.value_and_grad(sequential_loss, argnums=(1, 2))(real, params, x, y)
+
+
 def jax_grads(model: Sequential, params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray) -> Any:
     """``jax.value_and_grad`` of the twins' composition in float64, w.r.t. the params and ``x``."""
+    steps = tuple((name, tuple(sorted(config.items()))) for name, config in model.steps)
     with jax.enable_x64(True):
         jp = [{k: jnp.asarray(np.asarray(v, dtype=np.float64)) for k, v in d.items()} for d in params]
-        loss, (gp, gx) = jax.value_and_grad(sequential_loss, argnums=(1, 2))(
-            model.steps, jp, jnp.asarray(np.asarray(x, dtype=np.float64)), jnp.asarray(y)
-        )
+        loss, (gp, gx) = _twins_value_and_grad(steps, jp, jnp.asarray(np.asarray(x, dtype=np.float64)), jnp.asarray(y))
         return float(loss), [{k: np.asarray(v) for k, v in d.items()} for d in gp], np.asarray(gx)
 
 
