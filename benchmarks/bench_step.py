@@ -9,7 +9,7 @@ process whose BLAS, XLA and torch are limited to that many threads), then the
 property suite's throughput (two fresh pytest processes, the first with an
 empty JAX compilation cache, the second with the cache the first left), and
 writes one Markdown table (into ``--out``; in a file holding the markers
-``START``/``END`` below, such as ``docs/performance.md``, between them). The workers run with
+``<!-- bench_step table: start -->``/``end``, such as ``docs/performance.md``, between them). The workers run with
 ``MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=1073741824``, which keep large
 temporaries mapped between steps, so runs agree within a few percent instead
 of swinging 2-7x with page faults (see ``shared/NOTES-performance.md``); this
@@ -37,11 +37,9 @@ import argparse
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,24 +47,10 @@ import numpy as np
 
 import bp_manual
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # common.py, also when a test loads this file
+from common import MALLOC, ROOT, median_time, run_worker, write_table
+
 SIZES = (784, 256, 10)
-ROOT = Path(__file__).resolve().parent.parent
-MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
-
-
-def median_time(fn: Callable[[], object], repeat: int, min_time: float = 0.2) -> float:
-    """Median wall time of ``fn()`` in seconds over ``repeat`` calls (after a warm-up)."""
-    for _ in range(3):
-        fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < repeat or time.perf_counter() - start < min_time:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) > 20 * repeat:
-            break
-    return statistics.median(times)
 
 
 def gemm_rate(dtype: type) -> float:
@@ -287,26 +271,6 @@ def worker(quick: bool, threads: int) -> str:
     return "\n".join(lines)
 
 
-def thread_env(threads: int) -> dict[str, str]:
-    env = dict(os.environ, **MALLOC)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
-    return env  # XLA takes its thread count from the CPUs it is pinned to: see pin_to_cpus
-
-
-def pin_to_cpus(threads: int) -> Callable[[], None]:
-    """A ``preexec_fn`` confining the worker to its first ``threads`` CPUs.
-
-    The thread-count variables bind OpenBLAS and torch, but XLA's CPU runtime
-    sizes its thread pool from the CPUs it may run on and ignores them: without
-    this, "1 thread" timed NumPy on one core against XLA on two (measured:
-    ``jax.jit`` of a 512x784 @ 784x256 product reached 106 GFLOP/s with the
-    variables set, above one core's 76 GFLOP/s peak, and 63 pinned).
-    """
-    cpus = sorted(os.sched_getaffinity(0))[:threads]
-    return lambda: os.sched_setaffinity(0, cpus)
-
-
 def suite_rate(cache: str) -> tuple[float, int, float]:
     """``(examples/s, examples, load)`` of ``test_manual_gradients_equal_jax`` in a fresh process."""
     load = os.getloadavg()[0]
@@ -345,7 +309,7 @@ def main() -> int:
     ]
     quick = ["--quick"] if args.quick else []
     sections = [
-        run_worker(["--worker", str(threads), *quick], threads) + "\n"
+        run_worker(__file__, ["--worker", str(threads), *quick], threads) + "\n"
         for threads in (int(t) for t in args.threads.split(","))
     ]
     if not args.no_suite:
@@ -362,36 +326,8 @@ def main() -> int:
     text = "\n".join(head + sections)
     print(text)
     if args.out:
-        write_table(Path(args.out), text)
+        write_table(Path(args.out), text, "bench_step")
     return 0
-
-
-def run_worker(args: list[str], threads: int) -> str:
-    """Run this script with ``args`` in a fresh process pinned to ``threads`` CPUs; its standard output."""
-    done = subprocess.run(
-        [sys.executable, __file__, *args],
-        cwd=ROOT,
-        env=thread_env(threads),
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=pin_to_cpus(threads),
-    )
-    if done.returncode:
-        raise RuntimeError(done.stderr[-3000:])
-    return done.stdout.strip()
-
-
-START, END = "<!-- bench_step table: start -->", "<!-- bench_step table: end -->"
-
-
-def write_table(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``; in a file with the START/END markers, replace what lies between them."""
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        text = f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}"
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,100 @@
+"""Helpers shared by the benchmark scripts: timing, one worker process per thread count, the tables' markers.
+
+What this module is for: what ``benchmarks/bench_step.py`` and
+``benchmarks/bench_layers.py`` both need to give comparable numbers: the
+median of many single calls (:func:`median_time`), a fresh worker process
+confined to ``N`` CPUs with its BLAS, OpenMP and torch limited to ``N`` threads
+and glibc's allocator kept from returning large temporaries to the system
+(:func:`run_worker`, :func:`thread_env`, :func:`pin_to_cpus`, :data:`MALLOC`),
+and writing a Markdown table between a script's own markers in
+``docs/performance.md`` (:func:`write_table`).
+
+What it is not for: anything the library imports; measuring anything itself.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# glibc keeps blocks up to 1 GiB in its heap instead of mapping and unmapping them on every call:
+# runs then agree within a few percent instead of swinging 2-7x with page faults
+# (shared/NOTES-performance.md). A benchmark setting, not something the library needs.
+MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+
+
+def median_time(fn: Callable[[], object], repeat: int, min_time: float = 0.2) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeat`` calls (after a warm-up)."""
+    for _ in range(3):
+        fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < repeat or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) > 20 * repeat:
+            break
+    return statistics.median(times)
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment of a worker limited to ``threads`` BLAS/OpenMP/torch threads, with :data:`MALLOC`."""
+    env = dict(os.environ, **MALLOC)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    return env  # XLA takes its thread count from the CPUs it is pinned to: see pin_to_cpus
+
+
+def pin_to_cpus(threads: int) -> Callable[[], None]:
+    """A ``preexec_fn`` confining the worker to its first ``threads`` CPUs.
+
+    The thread-count variables bind OpenBLAS and torch, but XLA's CPU runtime
+    sizes its thread pool from the CPUs it may run on and ignores them: without
+    this, "1 thread" timed NumPy on one core against XLA on two (measured:
+    ``jax.jit`` of a 512x784 @ 784x256 product reached 106 GFLOP/s with the
+    variables set, above one core's 76 GFLOP/s peak, and 63 pinned).
+    """
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def run_worker(script: str, args: list[str], threads: int) -> str:
+    """Run ``script`` with ``args`` in a fresh process pinned to ``threads`` CPUs; its standard output.
+
+    Raises ``RuntimeError`` with the end of the worker's standard error when it fails.
+    """
+    done = subprocess.run(
+        [sys.executable, script, *args],
+        cwd=ROOT,
+        env=thread_env(threads),
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=pin_to_cpus(threads),
+    )
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    return done.stdout.strip()
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The lines ``<!-- NAME table: start -->`` and ``<!-- NAME table: end -->`` that hold a script's table."""
+    return f"<!-- {name} table: start -->", f"<!-- {name} table: end -->"
+
+
+def write_table(path: Path, text: str, name: str) -> None:
+    """Write ``text`` to ``path``; in a file holding ``name``'s :func:`markers`, replace only what lies between them."""
+    start, end = markers(name)
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        text = f"{head}{start}\n{text}\n{end}{rest.split(end, 1)[1]}"
+    path.write_text(text, encoding="utf-8")
