@@ -131,9 +131,25 @@ def max_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) ->
     N, C, H, W = x.shape
     OH, OW = output_size(H, k, s), output_size(W, k, s)
     cols = xp.reshape(windows(x, k, k, s), (C, k * k, N, OH, OW))  # window elements on axis 1
-    argmax = xp.argmax(cols, axis=1)  # (C, N, OH, OW): the first largest, row-major
-    out = xp.permute_dims(xp.max(cols, axis=1), (1, 0, 2, 3))  # (N, C, OH, OW)
-    return out, PoolCache((N, C, H, W), k, s, argmax)
+    largest = xp.max(cols, axis=1)  # (C, N, OH, OW)
+    argmax = first_index_of(cols, largest)  # (C, N, OH, OW): the first largest, row-major
+    return xp.permute_dims(largest, (1, 0, 2, 3)), PoolCache((N, C, H, W), k, s, argmax)
+
+
+def first_index_of(cols: Array, largest: Array) -> Array:
+    """``argmax(cols, axis=1)`` given ``largest = max(cols, axis=1)``: per window, the first ``a`` with
+    ``cols[:, a] == largest`` (``cols (C, k*k, N, OH, OW)`` -> ``(C, N, OH, OW)``, integers).
+
+    The same numbers as ``xp.argmax(cols, axis=1)``, ties included (the first one wins), by ``k*k``
+    whole-array comparisons from the last offset to the first; NumPy's ``argmax`` over a middle axis
+    copies the array into windows-last order and walks every window separately, which made it 3 to 30
+    times slower than the ``max`` it sits next to at ``x (32, 16, 28, 28)`` (``benchmarks/bench_layers.py``).
+    """
+    xp = namespace(cols)
+    index = xp.zeros(largest.shape, dtype=xp.int32)
+    for a in reversed(range(cols.shape[1])):  # the last write is the first offset holding the largest
+        index = xp.where(cols[:, a] == largest, a, index)
+    return index
 
 
 def max_pool2d_backward(dout: Array, cache: PoolCache) -> tuple[Array]:
