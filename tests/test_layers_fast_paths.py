@@ -30,7 +30,7 @@ def test_first_index_of_is_argmax_ties_included(k: int, s: int, levels: int, dty
     the first largest in row-major order must win, as in ``np.argmax``.
     """
     rng = np.random.default_rng(seed)
-    x = rng.integers(0, levels, size=(2, 3, 7, 8)).astype(dtype)
+    x: np.ndarray = rng.integers(0, levels, size=(2, 3, 7, 8)).astype(dtype)
     cols = windows(x, k, k, s)
     cols = cols.reshape(cols.shape[0], k * k, *cols.shape[3:])
     index = first_index_of(cols, cols.max(axis=1))
@@ -44,5 +44,3 @@ def test_first_index_of_under_jit_is_argmax() -> None:
     cols = jnp.asarray(rng.integers(0, 2, size=(3, 9, 2, 4, 5)).astype(np.float32))
     index = jax.jit(lambda c: first_index_of(c, jnp.max(c, axis=1)))(cols)
     np.testing.assert_array_equal(np.asarray(index), np.asarray(jnp.argmax(cols, axis=1)))
-
-
