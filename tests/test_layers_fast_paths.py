@@ -14,9 +14,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bp_manual.layers import batch_norm_backward, batch_norm_forward
 from bp_manual.layers.conv import windows
+from bp_manual.layers.norm import normalize_backward
 from bp_manual.layers.pool import first_index_of
 from strategies import examples
+from tolerances import KAPPA, close, unit_roundoff
 
 SEEDS = st.integers(0, 2**32 - 1)
 
@@ -44,3 +47,31 @@ def test_first_index_of_under_jit_is_argmax() -> None:
     cols = jnp.asarray(rng.integers(0, 2, size=(3, 9, 2, 4, 5)).astype(np.float32))
     index = jax.jit(lambda c: first_index_of(c, jnp.max(c, axis=1)))(cols)
     np.testing.assert_array_equal(np.asarray(index), np.asarray(jnp.argmax(cols, axis=1)))
+
+
+@settings(max_examples=examples(0.3), deadline=None)
+@given(st.sampled_from([(7, 5), (2, 3, 4, 5), (1, 2, 1, 3), (16, 1)]), st.sampled_from([np.float32, np.float64]), SEEDS)
+def test_batch_norm_dx_is_the_three_path_formula(shape: tuple[int, ...], dtype: type, seed: int) -> None:
+    """Batch norm's ``dx`` from ``dgamma``/``dbeta`` equals :func:`normalize_backward` of ``dout * gamma``.
+
+    The same real number (``norm.batch_norm_dx`` shows the algebra), rounded in another order: each side sums
+    ``M`` terms per mean (``M`` entries per feature) and takes about ten element-wise steps, so each is within
+    ``(M + 10) u T`` of the exact value (Higham 3.1), ``T`` the sum of the absolute terms
+    ``inv_std (|dxhat| + mean|dxhat| + |xhat| mean|dxhat xhat|)`` in float64; both round, hence
+    ``rtol = KAPPA (M + 10) u`` against ``T``, as ``tests/test_layers_norm.py`` derives. A lost path is off by O(1).
+    """
+    rng = np.random.default_rng(seed)
+    features = shape[1]
+    x = (rng.normal(size=shape) * rng.uniform(0.5, 2) + rng.normal()).astype(dtype)
+    gamma, beta = rng.normal(size=features).astype(dtype), rng.normal(size=features).astype(dtype)
+    dout = rng.normal(size=shape).astype(dtype)
+    _, cache = batch_norm_forward(x, gamma, beta)
+    fast = batch_norm_backward(dout, cache)[0]
+    plain = normalize_backward(dout * cache.gamma, cache.xhat, cache.inv_std, cache.axes)
+    M = x.size // features
+    dxhat, xhat = np.abs(dout * cache.gamma).astype(np.float64), np.abs(cache.xhat).astype(np.float64)
+    mean = lambda a: np.mean(a, axis=cache.axes, keepdims=True)  # noqa: E731
+    T = float(np.max(np.abs(cache.inv_std) * (dxhat + mean(dxhat) + xhat * mean(dxhat * xhat))))
+    ok, rel, fraction = close(fast, plain, KAPPA * (M + 10) * unit_roundoff(dtype), scale=T)
+    assert ok, (rel, fraction)
+    assert fast.dtype == np.dtype(dtype) and fast.shape == x.shape
