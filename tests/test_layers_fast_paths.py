@@ -62,9 +62,10 @@ def test_batch_norm_dx_is_the_three_path_formula(shape: tuple[int, ...], dtype: 
     """
     rng = np.random.default_rng(seed)
     features = shape[1]
-    x = (rng.normal(size=shape) * rng.uniform(0.5, 2) + rng.normal()).astype(dtype)
-    gamma, beta = rng.normal(size=features).astype(dtype), rng.normal(size=features).astype(dtype)
-    dout = rng.normal(size=shape).astype(dtype)
+    x: np.ndarray = (rng.normal(size=shape) * rng.uniform(0.5, 2) + rng.normal()).astype(dtype)
+    gamma: np.ndarray = rng.normal(size=features).astype(dtype)
+    beta: np.ndarray = rng.normal(size=features).astype(dtype)
+    dout: np.ndarray = rng.normal(size=shape).astype(dtype)
     _, cache = batch_norm_forward(x, gamma, beta)
     fast = batch_norm_backward(dout, cache)[0]
     plain = normalize_backward(dout * cache.gamma, cache.xhat, cache.inv_std, cache.axes)
