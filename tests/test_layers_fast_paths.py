@@ -14,8 +14,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bp_manual.layers import batch_norm_backward, batch_norm_forward
-from bp_manual.layers.conv import windows
+from bp_manual.layers import batch_norm_backward, batch_norm_forward, conv2d_backward, conv2d_forward
+from bp_manual.layers.conv import correlate, dilate, windows
 from bp_manual.layers.norm import normalize_backward
 from bp_manual.layers.pool import first_index_of
 from strategies import examples
@@ -76,3 +76,48 @@ def test_batch_norm_dx_is_the_three_path_formula(shape: tuple[int, ...], dtype: 
     ok, rel, fraction = close(fast, plain, KAPPA * (M + 10) * unit_roundoff(dtype), scale=T)
     assert ok, (rel, fraction)
     assert fast.dtype == np.dtype(dtype) and fast.shape == x.shape
+
+
+def full_correlation_dx(dout: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], s: int, p: int) -> np.ndarray:
+    """``dx`` as the full correlation of the dilated ``dout`` with the flipped kernel (``docs/layers/conv.md``)."""
+    _, _, H, W = x_shape
+    _, _, KH, KW = w.shape
+    rows_left, cols_left = (H + 2 * p - KH) % s, (W + 2 * p - KW) % s
+    d_cols = windows(dilate(dout, s), KH, KW, 1, (KH - 1, KW - 1), (KH - 1 + rows_left, KW - 1 + cols_left))
+    flipped = np.flip(np.transpose(w, (1, 0, 2, 3)), axis=(2, 3))
+    return correlate(d_cols, flipped)[:, :, p : p + H, p : p + W]
+
+
+@settings(max_examples=examples(0.3), deadline=None)
+@given(
+    st.sampled_from([((2, 3, 7, 8), (4, 3, 3, 3)), ((1, 2, 6, 5), (3, 2, 2, 4)), ((2, 1, 5, 5), (2, 1, 5, 5))]),
+    st.integers(1, 3),
+    st.integers(0, 2),
+    st.sampled_from([np.float32, np.float64]),
+    SEEDS,
+)
+def test_conv2d_col2im_dx_is_the_full_correlation(
+    shapes: tuple[tuple[int, ...], tuple[int, ...]], s: int, p: int, dtype: type, seed: int
+) -> None:
+    """``conv2d_backward``'s ``dx`` (col2im of ``w^T dout``) equals the full correlation with the flipped kernel.
+
+    Every entry of either is a sum of at most ``n = F*KH*KW`` products ``w * dout`` (zeros of the dilation and
+    padding included), in another order: each side is within ``n u T`` of the exact sum (Higham 3.1), ``T`` the
+    largest sum of absolute terms (the same computation on ``|w|``, ``|dout|``, in float64), so
+    ``rtol = KAPPA n u`` against ``T``, as in ``tests/test_layers_conv.py``. Strides 1 to 3 and padding 0 to 2
+    include rows no window reaches.
+    """
+    x_shape, w_shape = shapes
+    rng = np.random.default_rng(seed)
+    x: np.ndarray = rng.normal(size=x_shape).astype(dtype)
+    w: np.ndarray = rng.normal(size=w_shape).astype(dtype)
+    b: np.ndarray = rng.normal(size=w_shape[0]).astype(dtype)
+    out, cache = conv2d_forward(x, w, b, stride=s, padding=p)
+    dout: np.ndarray = rng.normal(size=out.shape).astype(dtype)
+    dx = conv2d_backward(dout, cache)[0]
+    reference = full_correlation_dx(dout, w, x_shape, s, p)
+    T = float(np.max(full_correlation_dx(np.abs(dout).astype(np.float64), np.abs(w).astype(np.float64), x_shape, s, p)))
+    F, _, KH, KW = w_shape
+    ok, rel, fraction = close(dx, reference, KAPPA * F * KH * KW * unit_roundoff(dtype), scale=T)
+    assert ok, (rel, fraction)
+    assert dx.shape == x.shape and dx.dtype == np.dtype(dtype)

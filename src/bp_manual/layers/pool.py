@@ -14,7 +14,8 @@ padding, floor mode: ``OH = (H - k) // s + 1``, likewise ``OW``. Window
 
 How it is computed: the forward gathers the windows with the convolution's
 im2col (:func:`bp_manual.layers.conv.windows`) and reduces them; the backward
-is the adjoint of that gather, :func:`add_windows` (col2im), which ADDS each
+is the adjoint of that gather, :func:`~bp_manual.layers.conv.add_windows` (col2im,
+which the convolution's backward uses too), which ADDS each
 window's gradient into ``dx``: an element shared by overlapping windows gets
 the sum of what each window sends it. Writing (``=``) instead of adding keeps
 only the last window's share, a mistake that stays invisible while windows do
@@ -34,8 +35,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from bp_manual.layers.checks import float_array, positive_int, window_fits
-from bp_manual.layers.conv import output_size, windows
-from bp_manual.namespace import is_numpy, namespace
+from bp_manual.layers.conv import add_windows, output_size, windows
+from bp_manual.namespace import namespace
+
+__all__ = ["add_windows", "first_index_of"]  # add_windows: col2im, shared with conv2d's backward
 
 Array = Any  # a NumPy array, or a JAX array under jax.jit
 
@@ -62,46 +65,6 @@ def _check(x: Array, kernel_size: int, stride: int | None) -> tuple[Array, int, 
     s = k if stride is None else positive_int("stride", stride)
     window_fits("kernel_size", (k, k), tuple(x.shape[2:]), "the input (H, W)")
     return x, k, s
-
-
-def add_to(a: Array, index: tuple[slice, ...], values: Array) -> Array:
-    """``a`` with ``values`` added at ``a[index]``, where ``index`` is made of slices.
-
-    On NumPy ``a`` is the caller's own scratch array and is updated in place
-    (a basic slice addresses each element once, so ``a[index] += values`` adds
-    every value; ``np.add.at`` is needed only for index arrays with repeats).
-    On JAX arrays, which are immutable, it returns ``a.at[index].add(values)``.
-    """
-    if is_numpy(a):
-        a[index] += values
-        return a
-    return a.at[index].add(values)
-
-
-def add_windows(dcols: Array, x_shape: tuple[int, int, int, int], stride: int) -> Array:
-    """col2im, the adjoint of :func:`~bp_manual.layers.conv.windows` (no padding): ``dx (N, C, H, W)``.
-
-    ``dcols (C, k, k, N, OH, OW)`` holds, for every window ``(oh, ow)`` and
-    offset ``(i, j)`` in it, the gradient that window sends to
-    ``x[n, c, s*oh + i, s*ow + j]``. Every element receives the SUM over the
-    windows that contain it::
-
-        dx[n, c, s*oh + i, s*ow + j] += dcols[c, i, j, n, oh, ow]
-
-    One slice-add per offset ``(i, j)``; within one offset the windows do not
-    share elements, across offsets they do when ``s < k``: the ``+=`` is what
-    accumulates them. Same dtype as ``dcols``.
-    """
-    xp = namespace(dcols)
-    N, C, H, W = x_shape
-    _, KH, KW, _, OH, OW = dcols.shape
-    dx = xp.zeros((N, C, H, W), dtype=dcols.dtype)
-    for i in range(KH):
-        for j in range(KW):
-            rows = slice(i, i + stride * (OH - 1) + 1, stride)
-            columns = slice(j, j + stride * (OW - 1) + 1, stride)
-            dx = add_to(dx, (slice(None), slice(None), rows, columns), xp.permute_dims(dcols[:, i, j], (1, 0, 2, 3)))
-    return dx
 
 
 def max_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) -> tuple[Array, PoolCache]:
