@@ -20,8 +20,10 @@ to that many threads and the ``MALLOC_`` settings of ``benchmarks/common.py``
 tables (into ``--out``; in a file holding the markers
 ``<!-- bench_layers table: start -->``/``end``, such as ``docs/performance.md``,
 between them). Every figure is the median of many single forward+backward
-timings in one process; the load average is printed at the start and end of
-each section, and ratios are only meaningful within one section.
+timings in one process, the two implementations of a ratio called in turn
+(``interleaved_medians``) so that both see the same load; the load average is
+printed at the start and end of each section, and ratios are only meaningful
+within one section.
 
 Columns of the first table (target: ``NumPy / torch <= 2``, NumPy at least half torch's speed):
 
@@ -62,7 +64,7 @@ import numpy as np
 from bp_manual import layers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # common.py, also when a test loads this file
-from common import MALLOC, median_time, run_worker, write_table
+from common import MALLOC, interleaved_medians, run_worker, write_table
 
 NAME = "bench_layers"
 
@@ -180,15 +182,16 @@ def measure(row: Row, dtype: type, repeat: int) -> tuple[str, str]:
     reference = manual(arrays, dout)
     tpair = torch_pair(row, arrays)
     same_function(f"{row.layer} torch", reference, tpair(dout), dtype)
-    t_numpy = median_time(lambda: manual(arrays, dout), repeat)
-    t_torch = median_time(lambda: tpair(dout), repeat)
+    t_numpy, t_torch = interleaved_medians([lambda: manual(arrays, dout), lambda: tpair(dout)], repeat)
     with jax.enable_x64(dtype == np.float64):
         jarrays, jdout = tuple(jnp.asarray(a) for a in arrays), jnp.asarray(dout)
         mjit, vjit = jax.jit(manual), jax.jit(vjp_pair(row))
         same_function(f"{row.layer} manual jit", reference, mjit(jarrays, jdout), dtype)
         same_function(f"{row.layer} jax.vjp jit", reference, vjit(jarrays, jdout), dtype)
-        t_mjit = median_time(lambda: jax.block_until_ready(mjit(jarrays, jdout)), repeat)
-        t_vjit = median_time(lambda: jax.block_until_ready(vjit(jarrays, jdout)), repeat)
+        t_mjit, t_vjit = interleaved_medians(
+            [lambda: jax.block_until_ready(mjit(jarrays, jdout)), lambda: jax.block_until_ready(vjit(jarrays, jdout))],
+            repeat,
+        )
     name, dt = f"`{row.layer}` {row.label}", np.dtype(dtype).name
     return (
         f"| {name} | {dt} | {ms(t_numpy)} | {ms(t_torch)} | {t_numpy / t_torch:.2f}x |",

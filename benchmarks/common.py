@@ -2,7 +2,8 @@
 
 What this module is for: what ``benchmarks/bench_step.py`` and
 ``benchmarks/bench_layers.py`` both need to give comparable numbers: the
-median of many single calls (:func:`median_time`), a fresh worker process
+median of many single calls (:func:`median_time`, or taking turns for a fair
+ratio: :func:`interleaved_medians`), a fresh worker process
 confined to ``N`` CPUs with its BLAS, OpenMP and torch limited to ``N`` threads
 and glibc's allocator kept from returning large temporaries to the system
 (:func:`run_worker`, :func:`thread_env`, :func:`pin_to_cpus`, :data:`MALLOC`),
@@ -43,6 +44,29 @@ def median_time(fn: Callable[[], object], repeat: int, min_time: float = 0.2) ->
         if len(times) > 20 * repeat:
             break
     return statistics.median(times)
+
+
+def interleaved_medians(fns: list[Callable[[], object]], repeat: int, min_time: float = 0.2) -> list[float]:
+    """Median wall time in seconds of each of ``fns``, called in turn (``f0, f1, ..., f0, f1, ...``).
+
+    For ratios between implementations on a shared machine: taking turns, every
+    function sees the same load over the same stretch of time, where timing one
+    after the other lets a burst of other work land on one of them only. Each
+    function is warmed up first; at least ``repeat`` rounds and ``min_time`` seconds.
+    """
+    for fn in fns:
+        for _ in range(3):
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    start = time.perf_counter()
+    while len(times[0]) < repeat or time.perf_counter() - start < min_time:
+        for fn, record in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - t0)
+        if len(times[0]) > 20 * repeat:
+            break
+    return [statistics.median(t) for t in times]
 
 
 def thread_env(threads: int) -> dict[str, str]:
