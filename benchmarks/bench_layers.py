@@ -199,6 +199,49 @@ def measure(row: Row, dtype: type, repeat: int) -> tuple[str, str]:
     )
 
 
+def gemm_floor(row: Row, dtype: type, repeat: int) -> str:
+    """For ``conv2d``: its three matrix products alone (NumPy, and jitted), against torch's and ``jax.vjp``'s steps.
+
+    The products of the forward (``(F, C*KH*KW) @ (C*KH*KW, N*OH*OW)``), ``dw`` and the
+    windows' gradient ``dcols``, at the row's shapes, on arrays made beforehand: what no
+    implementation through matrix products goes below. A line of Markdown.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    (N, C, H, W), (F, _, KH, KW), _ = row.shapes
+    K, P = C * KH * KW, N * H * W  # stride 1 and "same" padding: OH, OW = H, W
+    rng = np.random.default_rng(2)
+    w2, cols, d2 = (np.asarray(rng.normal(size=s), dtype) for s in ((F, K), (K, P), (F, P)))
+
+    def products(w2: Any, cols: Any, d2: Any) -> tuple[Any, Any, Any]:
+        return w2 @ cols, d2 @ cols.T, w2.T @ d2
+
+    arrays = inputs(row, dtype)
+    dout = np.asarray(np.random.default_rng(1).normal(size=(N, F, H, W)), dtype)
+    tpair = torch_pair(row, arrays)
+    with jax.enable_x64(dtype == np.float64):
+        jitted, vjit = jax.jit(products), jax.jit(vjp_pair(row))
+        J, jarrays, jdout = (
+            [jnp.asarray(a) for a in (w2, cols, d2)],
+            tuple(jnp.asarray(a) for a in arrays),
+            jnp.asarray(dout),
+        )
+        t_np, t_torch, t_jit, t_vjp = interleaved_medians(
+            [
+                lambda: products(w2, cols, d2),
+                lambda: tpair(dout),
+                lambda: jax.block_until_ready(jitted(*J)),
+                lambda: jax.block_until_ready(vjit(jarrays, jdout)),
+            ],
+            repeat,
+        )
+    return (
+        f"- {np.dtype(dtype).name}: the three products alone {ms(t_np)} in NumPy ({t_np / t_torch:.2f}x torch's whole "
+        f"step, {ms(t_torch)}), {ms(t_jit)} jitted ({t_jit / t_vjp:.2f}x `jax.vjp`'s whole step, {ms(t_vjp)})."
+    )
+
+
 def manual_pair_forward(row: Row, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
     """The row's forward output alone (to shape ``dout``)."""
     out: np.ndarray = getattr(layers, f"{row.layer}_forward")(*arrays, **row.config)[0]
@@ -227,6 +270,7 @@ def worker(quick: bool, threads: int) -> str:
             numpy_table.append(numpy_line)
             jit_table.append(jit_line)
             print(numpy_line, jit_line, sep="\n", file=sys.stderr, flush=True)
+    floors = [gemm_floor(ROWS[0], dtype, repeat) for dtype in (np.float32, np.float64)]
     return "\n".join(
         [
             f"### {threads} thread{'s' if threads > 1 else ''} (BLAS, XLA and torch)",
@@ -240,6 +284,10 @@ def worker(quick: bool, threads: int) -> str:
             "The hand derivation under `jax.jit` against `jax.vjp` of the JAX twin (target <= 1.2):",
             "",
             *jit_table,
+            "",
+            "Floor of `conv2d`: its three matrix products (forward, `dw`, the windows' gradient) alone, at its shapes:",
+            "",
+            *floors,
             "",
             f"Load average at end: {os.getloadavg()[0]:.2f}.",
         ]
