@@ -212,13 +212,15 @@ def gemm_floor(row: Row, dtype: type, repeat: int) -> str:
     (N, C, H, W), (F, _, KH, KW), _ = row.shapes
     K, P = C * KH * KW, N * H * W  # stride 1 and "same" padding: OH, OW = H, W
     rng = np.random.default_rng(2)
-    w2, cols, d2 = (np.asarray(rng.normal(size=s), dtype) for s in ((F, K), (K, P), (F, P)))
+    w2: np.ndarray = rng.normal(size=(F, K)).astype(dtype)
+    cols: np.ndarray = rng.normal(size=(K, P)).astype(dtype)
+    d2: np.ndarray = rng.normal(size=(F, P)).astype(dtype)
 
     def products(w2: Any, cols: Any, d2: Any) -> tuple[Any, Any, Any]:
         return w2 @ cols, d2 @ cols.T, w2.T @ d2
 
     arrays = inputs(row, dtype)
-    dout = np.asarray(np.random.default_rng(1).normal(size=(N, F, H, W)), dtype)
+    dout: np.ndarray = np.random.default_rng(1).normal(size=(N, F, H, W)).astype(dtype)
     tpair = torch_pair(row, arrays)
     with jax.enable_x64(dtype == np.float64):
         jitted, vjit = jax.jit(products), jax.jit(vjp_pair(row))
