@@ -39,6 +39,7 @@ padding 1 against PyTorch's eager CPU is in ``docs/performance.md``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from bp_manual.layers.checks import (
@@ -91,7 +92,8 @@ def windows(
     """
     xp = namespace(x)
     widths = ((0, 0), (0, 0), (pad_before[0], pad_after[0]), (pad_before[1], pad_after[1]))
-    x_pad = xp.pad(xp.permute_dims(x, (1, 0, 2, 3)), widths)  # (C, N, Hp, Wp): channels first, as the GEMM wants
+    channels_first = xp.permute_dims(x, (1, 0, 2, 3))  # (C, N, H, W), as the GEMM wants (a view)
+    x_pad = xp.pad(channels_first, widths) if any(pad_before + pad_after) else channels_first  # (C, N, Hp, Wp)
     OH = output_size(x_pad.shape[2], KH, stride)
     OW = output_size(x_pad.shape[3], KW, stride)
     offsets = [  # offset (i, j) of every window: x_pad[:, :, i::stride, j::stride], cut to OH x OW
@@ -182,26 +184,49 @@ def add_to(a: Array, index: tuple[slice, ...], values: Array) -> Array:
 def add_windows(dcols: Array, x_shape: tuple[int, int, int, int], stride: int) -> Array:
     """col2im, the adjoint of :func:`windows` (no padding: pass the padded shape and crop): ``dx (N, C, H, W)``.
 
-    ``dcols (C, k, k, N, OH, OW)`` holds, for every window ``(oh, ow)`` and
+    ``dcols (C, KH, KW, N, OH, OW)`` holds, for every window ``(oh, ow)`` and
     offset ``(i, j)`` in it, the gradient that window sends to
     ``x[n, c, s*oh + i, s*ow + j]``. Every element receives the SUM over the
     windows that contain it::
 
         dx[n, c, s*oh + i, s*ow + j] += dcols[c, i, j, n, oh, ow]
 
-    One slice-add per offset ``(i, j)``; within one offset the windows do not
-    share elements, across offsets they do when ``s < k``: the ``+=`` is what
-    accumulates them. Same dtype as ``dcols``.
+    :func:`add_offsets` with ``dcols[:, i, j]`` as offset ``(i, j)``'s gradients. Same dtype as ``dcols``.
     """
-    xp = namespace(dcols)
+    return add_offsets(lambda i, j: dcols[:, i, j], x_shape, dcols.shape[1:3], stride, dcols)
+
+
+def add_offsets(
+    offset_gradient: Callable[[int, int], Array],
+    x_shape: tuple[int, int, int, int],
+    kernel: tuple[int, int],
+    stride: int,
+    like: Array,
+) -> Array:
+    """col2im from the gradients of one kernel offset at a time: ``dx (N, C, H, W)``, ``like``'s dtype.
+
+    ``offset_gradient(i, j)`` is ``(C, N, OH, OW)``: what every window sends to its
+    element at offset ``(i, j)``, ``x[n, c, s*oh + i, s*ow + j]`` (``OH, OW`` the
+    window positions of ``x_shape`` at this ``kernel`` and ``stride``)::
+
+        dx[n, c, s*oh + i, s*ow + j] += offset_gradient(i, j)[c, n, oh, ow]
+
+    One slice-add per offset ``(i, j)``; within one offset the windows do not
+    share elements, across offsets they do when ``stride < kernel``: the ``+=``
+    is what accumulates them. Asked for one offset at a time, a caller (the max
+    pool) need not hold all ``KH * KW`` of them at once.
+    """
+    xp = namespace(like)
     N, C, H, W = x_shape
-    _, KH, KW, _, OH, OW = dcols.shape
-    dx = xp.zeros((N, C, H, W), dtype=dcols.dtype)
+    KH, KW = kernel
+    OH, OW = output_size(H, KH, stride), output_size(W, KW, stride)
+    dx = xp.zeros((N, C, H, W), dtype=like.dtype)
     for i in range(KH):
         for j in range(KW):
             rows = slice(i, i + stride * (OH - 1) + 1, stride)
             columns = slice(j, j + stride * (OW - 1) + 1, stride)
-            dx = add_to(dx, (slice(None), slice(None), rows, columns), xp.permute_dims(dcols[:, i, j], (1, 0, 2, 3)))
+            to_nc = xp.permute_dims(offset_gradient(i, j), (1, 0, 2, 3))
+            dx = add_to(dx, (slice(None), slice(None), rows, columns), to_nc)
     return dx
 
 

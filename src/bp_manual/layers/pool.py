@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from bp_manual.layers.checks import float_array, positive_int, window_fits
-from bp_manual.layers.conv import add_windows, output_size, windows
+from bp_manual.layers.conv import add_offsets, add_windows, output_size, windows
 from bp_manual.namespace import namespace
 
 __all__ = ["add_windows", "first_index_of"]  # add_windows: col2im, shared with conv2d's backward
@@ -121,7 +121,7 @@ def max_pool2d_backward(dout: Array, cache: PoolCache) -> tuple[Array]:
     Each window's ``dout[n, c, oh, ow]`` goes to the position of its largest
     element (``cache.argmax``) and nowhere else (the max is locally the identity
     of that element); elements shared by overlapping windows ADD what each
-    window sends (:func:`add_windows`)::
+    window sends (col2im, one kernel offset at a time: :func:`~bp_manual.layers.conv.add_offsets`)::
 
         dx[n, c, s*oh + i, s*ow + j] += dout[n, c, oh, ow] * [i*k + j == argmax[c, n, oh, ow]]
 
@@ -129,12 +129,12 @@ def max_pool2d_backward(dout: Array, cache: PoolCache) -> tuple[Array]:
     """
     xp = namespace(dout)
     k = cache.kernel_size
-    C, N, OH, OW = cache.argmax.shape
-    per_window = xp.permute_dims(dout, (1, 0, 2, 3))[:, None]  # (C, 1, N, OH, OW)
-    is_max = xp.arange(k * k)[None, :, None, None, None] == cache.argmax[:, None]  # (C, k*k, N, OH, OW)
-    dcols = xp.where(is_max, per_window, 0.0)
-    dx = add_windows(xp.reshape(dcols, (C, k, k, N, OH, OW)), cache.x_shape, cache.stride)
-    return (dx,)
+    per_window = xp.permute_dims(dout, (1, 0, 2, 3))  # (C, N, OH, OW), the layout of argmax
+
+    def routed(i: int, j: int) -> Array:  # offset (i, j) of every window: its dout if the max is there, else 0
+        return xp.where(cache.argmax == i * k + j, per_window, 0.0)
+
+    return (add_offsets(routed, cache.x_shape, (k, k), cache.stride, dout),)
 
 
 def avg_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) -> tuple[Array, PoolCache]:
