@@ -18,10 +18,12 @@ from bp_manual.layers import batch_norm_backward, batch_norm_forward, conv2d_bac
 from bp_manual.layers.conv import correlate, dilate, windows
 from bp_manual.layers.norm import normalize_backward
 from bp_manual.layers.pool import first_index_of
+from bp_manual.layers.recurrent import lstm_backward, lstm_forward, lstm_step_backward, previous_states
 from strategies import examples
 from tolerances import KAPPA, close, unit_roundoff
 
 SEEDS = st.integers(0, 2**32 - 1)
+DTYPES = [np.float32, np.float64]
 
 
 @settings(max_examples=examples(0.3), deadline=None)
@@ -121,3 +123,45 @@ def test_conv2d_col2im_dx_is_the_full_correlation(
     ok, rel, fraction = close(dx, reference, KAPPA * F * KH * KW * unit_roundoff(dtype), scale=T)
     assert ok, (rel, fraction)
     assert dx.shape == x.shape and dx.dtype == np.dtype(dtype)
+
+
+@settings(max_examples=examples(0.3), deadline=None)
+@given(
+    st.integers(1, 3),
+    st.integers(1, 5),
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.sampled_from([np.float32, np.float64]),
+    SEEDS,
+)
+def test_lstm_backward_is_the_step_by_step_loop_bit_for_bit(
+    N: int, T: int, D: int, H: int, dtype: type, seed: int
+) -> None:
+    """``lstm_backward`` (the carry-free factors of all steps at once) equals a loop of ``lstm_step_backward``.
+
+    Both compute every step's factors with the same element-wise operations in the same order (on ``(N, T, ·)``
+    arrays or on one step's slices), so the results agree bit for bit.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = ((N, T, D), (N, H), (N, H), (4 * H, D), (4 * H, H), (4 * H,))
+    arrays: list[np.ndarray] = [rng.normal(size=shape).astype(dtype) for shape in shapes]
+    x, h0, c0, Wx, Wh, b = arrays
+    h, cache = lstm_forward(x, h0, c0, Wx, Wh, b)
+    dout = rng.normal(size=h.shape).astype(dtype)
+    c_prev = previous_states(cache.c0, cache.c)
+    dh_next, dc_next, da = np.zeros_like(h0), np.zeros_like(c0), [np.empty(0)] * T
+    for t in reversed(range(T)):
+        da[t], dc_next = lstm_step_backward(
+            dout[:, t] + dh_next,
+            dc_next,
+            cache.a[:, t],
+            cache.gates[:, t],
+            c_prev[:, t],
+            cache.c[:, t],
+            cache.tanh_c[:, t],
+        )
+        dh_next = da[t] @ Wh
+    fast = lstm_backward(dout, cache)
+    np.testing.assert_array_equal(fast[0], np.stack(da, axis=1) @ Wx)
+    np.testing.assert_array_equal(fast[1], dh_next)
+    np.testing.assert_array_equal(fast[2], dc_next)
