@@ -9,7 +9,7 @@ process whose BLAS, XLA and torch are limited to that many threads), then the
 property suite's throughput (two fresh pytest processes, the first with an
 empty JAX compilation cache, the second with the cache the first left), and
 writes one Markdown table (into ``--out``; in a file holding the markers
-``<!-- bench_step table: start -->``/``end -->``, such as ``docs/performance.md``, between them). The workers run with
+``<!-- bench_step table: start -->``/``end``, such as ``docs/performance.md``, between them). The workers run with
 ``MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=1073741824``, which keep large
 temporaries mapped between steps, so runs agree within a few percent instead
 of swinging 2-7x with page faults (see ``shared/NOTES-performance.md``); this
@@ -57,8 +57,8 @@ import numpy as np
 
 import bp_manual
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/common.py, also when loaded by path
-from common import MALLOC, ROOT, median_time, pin_to_cpus, thread_env, write_table
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # common.py, also when a test loads this file
+from common import MALLOC, ROOT, median_time, run_worker, write_table
 
 SIZES = (784, 256, 10)
 
@@ -397,7 +397,7 @@ def main() -> int:
     ]
     quick = ["--quick"] if args.quick else []
     sections = [
-        run_worker(["--worker", str(threads), *quick], threads) + "\n"
+        run_worker(__file__, ["--worker", str(threads), *quick], threads) + "\n"
         for threads in (int(t) for t in args.threads.split(","))
     ]
     if not args.no_suite:
@@ -416,22 +416,6 @@ def main() -> int:
     if args.out:
         write_table(Path(args.out), text, "bench_step")
     return 0
-
-
-def run_worker(args: list[str], threads: int) -> str:
-    """Run this script with ``args`` in a fresh process pinned to ``threads`` CPUs; its standard output."""
-    done = subprocess.run(
-        [sys.executable, __file__, *args],
-        cwd=ROOT,
-        env=thread_env(threads),
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=pin_to_cpus(threads),
-    )
-    if done.returncode:
-        raise RuntimeError(done.stderr[-3000:])
-    return done.stdout.strip()
 
 
 if __name__ == "__main__":

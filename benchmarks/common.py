@@ -1,23 +1,33 @@
-"""Helpers the benchmark scripts share: worker processes pinned to N CPUs, the malloc setting, median timing,
-and writing a script's Markdown table between its own markers in ``docs/performance.md``.
+"""Helpers shared by the benchmark scripts: timing, one worker process per thread count, the tables' markers.
 
-What this module is for: the scripts of ``benchmarks/`` (``bench_step.py``, ``bench_check.py``,
-``bench_audit.py``, ...; each imports it from its own folder). What it is not for: anything the library
-needs; these are benchmark settings.
+What this module is for: what ``benchmarks/bench_step.py`` and
+``benchmarks/bench_layers.py`` both need to give comparable numbers: the
+median of many single calls (:func:`median_time`, or taking turns for a fair
+ratio: :func:`interleaved_medians`), a fresh worker process
+confined to ``N`` CPUs with its BLAS, OpenMP and torch limited to ``N`` threads
+and glibc's allocator kept from returning large temporaries to the system
+(:func:`run_worker`, :func:`thread_env`, :func:`pin_to_cpus`, :data:`MALLOC`),
+and writing a Markdown table between a script's own markers in
+``docs/performance.md`` (:func:`write_table`).
+
+What it is not for: anything the library imports; measuring anything itself.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Keep large temporaries mapped between steps, so runs agree within a few percent instead of swinging
-#: 2-7x with page faults (see ``shared/NOTES-performance.md``); a benchmark setting, not the library's.
+# glibc keeps blocks up to 1 GiB in its heap instead of mapping and unmapping them on every call:
+# runs then agree within a few percent instead of swinging 2-7x with page faults
+# (shared/NOTES-performance.md). A benchmark setting, not something the library needs.
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
 
 
@@ -36,8 +46,31 @@ def median_time(fn: Callable[[], object], repeat: int, min_time: float = 0.2) ->
     return statistics.median(times)
 
 
+def interleaved_medians(fns: list[Callable[[], object]], repeat: int, min_time: float = 0.2) -> list[float]:
+    """Median wall time in seconds of each of ``fns``, called in turn (``f0, f1, ..., f0, f1, ...``).
+
+    For ratios between implementations on a shared machine: taking turns, every
+    function sees the same load over the same stretch of time, where timing one
+    after the other lets a burst of other work land on one of them only. Each
+    function is warmed up first; at least ``repeat`` rounds and ``min_time`` seconds.
+    """
+    for fn in fns:
+        for _ in range(3):
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    start = time.perf_counter()
+    while len(times[0]) < repeat or time.perf_counter() - start < min_time:
+        for fn, record in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - t0)
+        if len(times[0]) > 20 * repeat:
+            break
+    return [statistics.median(t) for t in times]
+
+
 def thread_env(threads: int) -> dict[str, str]:
-    """The environment of a worker limited to ``threads`` BLAS/OpenMP threads, with :data:`MALLOC`."""
+    """The environment of a worker limited to ``threads`` BLAS/OpenMP/torch threads, with :data:`MALLOC`."""
     env = dict(os.environ, **MALLOC)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
@@ -57,14 +90,32 @@ def pin_to_cpus(threads: int) -> Callable[[], None]:
     return lambda: os.sched_setaffinity(0, cpus)
 
 
+def run_worker(script: str, args: list[str], threads: int) -> str:
+    """Run ``script`` with ``args`` in a fresh process pinned to ``threads`` CPUs; its standard output.
+
+    Raises ``RuntimeError`` with the end of the worker's standard error when it fails.
+    """
+    done = subprocess.run(
+        [sys.executable, script, *args],
+        cwd=ROOT,
+        env=thread_env(threads),
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=pin_to_cpus(threads),
+    )
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    return done.stdout.strip()
+
+
 def markers(name: str) -> tuple[str, str]:
-    """The start and end markers of benchmark ``name``'s table: ``<!-- NAME table: start -->`` and ``... end -->``."""
+    """The lines ``<!-- NAME table: start -->`` and ``<!-- NAME table: end -->`` that hold a script's table."""
     return f"<!-- {name} table: start -->", f"<!-- {name} table: end -->"
 
 
 def write_table(path: Path, text: str, name: str) -> None:
-    """Write ``text`` to ``path``; in a file holding benchmark ``name``'s :func:`markers`, replace only what lies
-    between them (the rest of the file is kept)."""
+    """Write ``text`` to ``path``; in a file holding ``name``'s :func:`markers`, replace only what lies between them."""
     start, end = markers(name)
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     if start in old and end in old:

@@ -19,24 +19,27 @@ deep-learning library calls a convolution.
 
 How it is computed: :func:`windows` gathers ``cols[c, i, j, n, oh, ow] =
 x_pad[n, c, s*oh + i, s*ow + j]`` with ``KH * KW`` strided slices (one per
-kernel offset; a loop over the kernel, not over the image), and one
-``tensordot`` over ``(c, i, j)`` does the rest. Slices, ``stack``, ``pad``,
-``flip`` and ``tensordot`` exist in NumPy and ``jax.numpy`` alike, so the same
-code runs under ``jax.jit`` on JAX arrays (no stride tricks, no in-place writes).
+kernel offset; a loop over the kernel, not over the image), and one matrix
+product over ``(c, i, j)`` does the rest. The backward pass is the adjoint of
+those two steps: ``dcols = w^T dout`` (:func:`window_gradients`), then col2im
+(:func:`add_windows`), which adds each window's gradient back where the window
+was gathered from, one strided slice per kernel offset again; ``dw`` and ``db``
+are sums over the batch and the output positions. Slices, ``stack``, ``pad``
+and ``@`` exist in NumPy and ``jax.numpy`` alike, and the slice-add is ``+=``
+on NumPy and ``.at[].add`` on JAX, so the same code runs under ``jax.jit``.
+The same ``dx`` is the full correlation of ``dout`` (dilated when ``s > 1``)
+with the flipped kernel (:func:`dilate`, :func:`correlate`), the form
+``docs/layers/conv.md`` derives and the catalog's mistakes are written in.
 
-The backward pass computes ``dx`` as the *full* correlation of ``dout`` (with
-``s - 1`` zeros inserted between its entries when ``s > 1``) with the
-*flipped* kernel, using the forward's own correlation; ``dw`` and ``db`` are
-sums over the batch and the output positions.
-
-What it is not for: dilation, groups, asymmetric or "same" padding, or speed
-beyond "not hopelessly slow" (forward plus backward at ``x (32, 16, 28, 28)``,
-``w (32, 16, 3, 3)``, padding 1 takes 1.6 to 1.8 times PyTorch's eager CPU time
-in float32; ``docs/layers/conv.md``, "Speed").
+What it is not for: dilation, groups, asymmetric or "same" padding. Speed:
+forward plus backward at ``x (32, 16, 28, 28)``, ``w (32, 16, 3, 3)``,
+padding 1 against PyTorch's eager CPU is in ``docs/performance.md``
+(``benchmarks/bench_layers.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from bp_manual.layers.checks import (
@@ -47,7 +50,7 @@ from bp_manual.layers.checks import (
     same_dtype,
     window_fits,
 )
-from bp_manual.namespace import namespace
+from bp_manual.namespace import is_numpy, namespace
 
 Array = Any  # a NumPy array, or a JAX array under jax.jit
 
@@ -89,7 +92,8 @@ def windows(
     """
     xp = namespace(x)
     widths = ((0, 0), (0, 0), (pad_before[0], pad_after[0]), (pad_before[1], pad_after[1]))
-    x_pad = xp.pad(xp.permute_dims(x, (1, 0, 2, 3)), widths)  # (C, N, Hp, Wp): channels first, as the GEMM wants
+    channels_first = xp.permute_dims(x, (1, 0, 2, 3))  # (C, N, H, W), as the GEMM wants (a view)
+    x_pad = xp.pad(channels_first, widths) if any(pad_before + pad_after) else channels_first  # (C, N, Hp, Wp)
     OH = output_size(x_pad.shape[2], KH, stride)
     OW = output_size(x_pad.shape[3], KW, stride)
     offsets = [  # offset (i, j) of every window: x_pad[:, :, i::stride, j::stride], cut to OH x OW
@@ -106,11 +110,45 @@ def correlate(cols: Array, w: Array) -> Array:
 
     ``cols (C, KH, KW, N, OH, OW)`` from :func:`windows`, ``w (F, C, KH, KW)`` ->
     ``(N, F, OH, OW)``, the dtype of the inputs. One matrix product
-    ``(F, C*KH*KW) @ (C*KH*KW, N*OH*OW)``.
+    ``(F, C*KH*KW) @ (C*KH*KW, N*OH*OW)``, written as one (``tensordot`` over the three
+    axes computes the same, but ``jax.jit`` compiled its gradient twin below 3 times slower).
     """
     xp = namespace(cols, w)
-    out = xp.tensordot(w, cols, axes=([1, 2, 3], [0, 1, 2]))  # (F, N, OH, OW)
-    return xp.permute_dims(out, (1, 0, 2, 3))
+    C, KH, KW, N, OH, OW = cols.shape
+    out = xp.reshape(w, (w.shape[0], C * KH * KW)) @ xp.reshape(cols, (C * KH * KW, N * OH * OW))
+    return xp.permute_dims(xp.reshape(out, (w.shape[0], N, OH, OW)), (1, 0, 2, 3))
+
+
+def window_products(dout: Array, cols: Array) -> Array:
+    """``dw[f, c, i, j] = sum_{n, oh, ow} dout[n, f, oh, ow] * cols[c, i, j, n, oh, ow]``.
+
+    ``dout (N, F, OH, OW)``, ``cols (C, KH, KW, N, OH, OW)`` from :func:`windows` ->
+    ``(F, C, KH, KW)``, the dtype of the inputs. One matrix product
+    ``(F, N*OH*OW) @ (N*OH*OW, C*KH*KW)`` (``dout`` made filters-first by one copy, as
+    ``tensordot(dout, cols, axes=([0, 2, 3], [3, 4, 5]))`` would make it; written out because
+    ``jax.jit`` compiled that ``tensordot`` to a product 2 to 3 times slower than this one).
+    """
+    xp = namespace(dout, cols)
+    N, F, OH, OW = dout.shape
+    C, KH, KW = cols.shape[:3]
+    dout_by_filter = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (F, N * OH * OW))
+    dw = dout_by_filter @ xp.reshape(cols, (C * KH * KW, N * OH * OW)).T
+    return xp.reshape(dw, (F, C, KH, KW))
+
+
+def window_gradients(dout: Array, w: Array) -> Array:
+    """``dcols[c, i, j, n, oh, ow] = sum_f w[f, c, i, j] * dout[n, f, oh, ow]``, the gradient of the windows.
+
+    The adjoint of :func:`correlate` with respect to ``cols``: ``dout (N, F, OH, OW)``,
+    ``w (F, C, KH, KW)`` -> ``(C, KH, KW, N, OH, OW)``, the layout of :func:`windows`, in
+    the inputs' dtype. One matrix product ``(C*KH*KW, F) @ (F, N*OH*OW)``.
+    """
+    xp = namespace(dout, w)
+    N, F, OH, OW = dout.shape
+    _, C, KH, KW = w.shape
+    dout_by_filter = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (F, N * OH * OW))
+    dcols = xp.reshape(w, (F, C * KH * KW)).T @ dout_by_filter
+    return xp.reshape(dcols, (C, KH, KW, N, OH, OW))
 
 
 def dilate(a: Array, stride: int) -> Array:
@@ -127,6 +165,69 @@ def dilate(a: Array, stride: int) -> Array:
     spread = xp.pad(a[:, :, :, None, :, None], ((0, 0), (0, 0), (0, 0), (0, stride - 1), (0, 0), (0, stride - 1)))
     spread = xp.reshape(spread, (N, F, OH * stride, OW * stride))
     return spread[:, :, : stride * (OH - 1) + 1, : stride * (OW - 1) + 1]
+
+
+def add_to(a: Array, index: tuple[slice, ...], values: Array) -> Array:
+    """``a`` with ``values`` added at ``a[index]``, where ``index`` is made of slices.
+
+    On NumPy ``a`` is the caller's own scratch array and is updated in place
+    (a basic slice addresses each element once, so ``a[index] += values`` adds
+    every value; ``np.add.at`` is needed only for index arrays with repeats).
+    On JAX arrays, which are immutable, it returns ``a.at[index].add(values)``.
+    """
+    if is_numpy(a):
+        a[index] += values
+        return a
+    return a.at[index].add(values)
+
+
+def add_windows(dcols: Array, x_shape: tuple[int, int, int, int], stride: int) -> Array:
+    """col2im, the adjoint of :func:`windows` (no padding: pass the padded shape and crop): ``dx (N, C, H, W)``.
+
+    ``dcols (C, KH, KW, N, OH, OW)`` holds, for every window ``(oh, ow)`` and
+    offset ``(i, j)`` in it, the gradient that window sends to
+    ``x[n, c, s*oh + i, s*ow + j]``. Every element receives the SUM over the
+    windows that contain it::
+
+        dx[n, c, s*oh + i, s*ow + j] += dcols[c, i, j, n, oh, ow]
+
+    :func:`add_offsets` with ``dcols[:, i, j]`` as offset ``(i, j)``'s gradients. Same dtype as ``dcols``.
+    """
+    return add_offsets(lambda i, j: dcols[:, i, j], x_shape, dcols.shape[1:3], stride, dcols)
+
+
+def add_offsets(
+    offset_gradient: Callable[[int, int], Array],
+    x_shape: tuple[int, int, int, int],
+    kernel: tuple[int, int],
+    stride: int,
+    like: Array,
+) -> Array:
+    """col2im from the gradients of one kernel offset at a time: ``dx (N, C, H, W)``, ``like``'s dtype.
+
+    ``offset_gradient(i, j)`` is ``(C, N, OH, OW)``: what every window sends to its
+    element at offset ``(i, j)``, ``x[n, c, s*oh + i, s*ow + j]`` (``OH, OW`` the
+    window positions of ``x_shape`` at this ``kernel`` and ``stride``)::
+
+        dx[n, c, s*oh + i, s*ow + j] += offset_gradient(i, j)[c, n, oh, ow]
+
+    One slice-add per offset ``(i, j)``; within one offset the windows do not
+    share elements, across offsets they do when ``stride < kernel``: the ``+=``
+    is what accumulates them. Asked for one offset at a time, a caller (the max
+    pool) need not hold all ``KH * KW`` of them at once.
+    """
+    xp = namespace(like)
+    N, C, H, W = x_shape
+    KH, KW = kernel
+    OH, OW = output_size(H, KH, stride), output_size(W, KW, stride)
+    dx = xp.zeros((N, C, H, W), dtype=like.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            rows = slice(i, i + stride * (OH - 1) + 1, stride)
+            columns = slice(j, j + stride * (OW - 1) + 1, stride)
+            to_nc = xp.permute_dims(offset_gradient(i, j), (1, 0, 2, 3))
+            dx = add_to(dx, (slice(None), slice(None), rows, columns), to_nc)
+    return dx
 
 
 def conv2d_forward(x: Array, w: Array, b: Array, stride: int = 1, padding: int = 0) -> tuple[Array, Conv2dCache]:
@@ -179,28 +280,28 @@ def conv2d_backward(dout: Array, cache: Conv2dCache) -> tuple[Array, Array, Arra
     ``dout (N, F, OH, OW)`` is ``dL/dout``. With ``cols`` the windows of the
     forward (``docs/layers/conv.md`` derives each line)::
 
-        db[f]          = sum_{n, oh, ow} dout[n, f, oh, ow]
-        dw[f, c, i, j] = sum_{n, oh, ow} dout[n, f, oh, ow] * x_pad[n, c, s*oh + i, s*ow + j]
-        dx_pad         = full correlation of dilate(dout, s) with the flipped kernel
-                         w[:, :, ::-1, ::-1], channels swapped (C out, F in)
-        dx             = dx_pad[:, :, p : p + H, p : p + W]
+        db[f]             = sum_{n, oh, ow} dout[n, f, oh, ow]
+        dw[f, c, i, j]    = sum_{n, oh, ow} dout[n, f, oh, ow] * x_pad[n, c, s*oh + i, s*ow + j]
+        dcols[c, i, j, n, oh, ow] = sum_f w[f, c, i, j] * dout[n, f, oh, ow]
+        dx_pad[n, c, s*oh + i, s*ow + j] += dcols[c, i, j, n, oh, ow]     (col2im)
+        dx                = dx_pad[:, :, p : p + H, p : p + W]
 
-    The full correlation pads the dilated ``dout`` with ``KH - 1`` rows (``KW - 1``
-    columns) on each side, plus the rows of ``x_pad`` that no window reached
-    (``(Hp - KH) % s`` at the bottom, likewise on the right): their gradient is 0.
+    ``dcols`` is the gradient of the windows (the adjoint of the forward's
+    product); col2im (:func:`add_windows`) returns it to the places the windows
+    were gathered from, adding where windows overlap. Rows of ``x_pad`` that no
+    window reached (``(Hp - KH) % s`` at the bottom, likewise on the right) get 0.
+    The same ``dx`` is the full correlation of the dilated ``dout`` with the
+    flipped kernel (:func:`dilate`, :func:`correlate`; ``docs/layers/conv.md``).
     Same dtype as ``dout``; never modifies ``dout`` or the cache.
     """
     xp = namespace(dout)
-    _, _, H, W = cache.x_shape
-    _, _, KH, KW = cache.w.shape
+    N, C, H, W = cache.x_shape
     s, p = cache.stride, cache.padding
 
     db = xp.sum(dout, axis=(0, 2, 3))  # (F,)
-    dw = xp.tensordot(dout, cache.cols, axes=([0, 2, 3], [3, 4, 5]))  # (F, C, KH, KW)
+    dw = window_products(dout, cache.cols)  # (F, C, KH, KW)
 
-    rows_left, cols_left = (H + 2 * p - KH) % s, (W + 2 * p - KW) % s  # never reached by a window
-    d_cols = windows(dilate(dout, s), KH, KW, 1, (KH - 1, KW - 1), (KH - 1 + rows_left, KW - 1 + cols_left))
-    w_flipped = xp.flip(xp.permute_dims(cache.w, (1, 0, 2, 3)), axis=(2, 3))  # (C, F, KH, KW), rotated 180 degrees
-    dx_pad = correlate(d_cols, w_flipped)  # (N, C, H + 2p, W + 2p)
+    dcols = window_gradients(dout, cache.w)  # (C, KH, KW, N, OH, OW): what each window sends back
+    dx_pad = add_windows(dcols, (N, C, H + 2 * p, W + 2 * p), s)  # col2im: += where windows overlap
     dx = dx_pad[:, :, p : p + H, p : p + W]  # not [p:-p]: at p = 0 that is empty
     return dx, dw, db

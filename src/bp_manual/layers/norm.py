@@ -103,9 +103,31 @@ def _affine_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Array
     xp = namespace(dout)
     dbeta = xp.sum(dout, axis=cache.param_axes)
     dgamma = xp.sum(dout * cache.xhat, axis=cache.param_axes)
+    if cache.axes == cache.param_axes:  # batch norm: dx's two means are dbeta and dgamma again
+        return batch_norm_dx(dout, cache, dgamma, dbeta), dgamma, dbeta
     dxhat = dout * cache.gamma
     dx = normalize_backward(dxhat, cache.xhat, cache.inv_std, cache.axes)
     return dx, dgamma, dbeta
+
+
+def batch_norm_dx(dout: Array, cache: NormCache, dgamma: Array, dbeta: Array) -> Array:
+    """:func:`normalize_backward`'s ``dx`` when ``gamma`` is constant over each statistics group (batch norm).
+
+    Then ``dxhat = dout * gamma`` gives ``mean(dxhat) = gamma * dbeta / M`` and ``mean(dxhat * xhat) =
+    gamma * dgamma / M`` (``M`` entries per group), sums the backward has already taken, so::
+
+        dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+           = gamma * inv_std * (dout - (dbeta + xhat * dgamma) / M)
+
+    the same three paths in four passes over ``x`` instead of eight (CS231n assignment 2,
+    ``batchnorm_backward_alt``). ``dout`` and ``cache.xhat`` shaped like ``x``; ``dgamma``, ``dbeta`` one
+    per feature. Same dtype as ``dout``.
+    """
+    xp = namespace(dout)
+    M = dout.size // dbeta.size
+    per_group = cache.gamma.shape  # (1, D) or (1, C, 1, 1): broadcasts against x
+    mean_dout, mean_dout_xhat = xp.reshape(dbeta, per_group) / M, xp.reshape(dgamma, per_group) / M
+    return (cache.gamma * cache.inv_std) * (dout - (cache.xhat * mean_dout_xhat + mean_dout))
 
 
 def batch_norm_forward(x: Array, gamma: Array, beta: Array, eps: float = 1e-5) -> tuple[Array, NormCache]:

@@ -14,7 +14,8 @@ padding, floor mode: ``OH = (H - k) // s + 1``, likewise ``OW``. Window
 
 How it is computed: the forward gathers the windows with the convolution's
 im2col (:func:`bp_manual.layers.conv.windows`) and reduces them; the backward
-is the adjoint of that gather, :func:`add_windows` (col2im), which ADDS each
+is the adjoint of that gather, :func:`~bp_manual.layers.conv.add_windows` (col2im,
+which the convolution's backward uses too), which ADDS each
 window's gradient into ``dx``: an element shared by overlapping windows gets
 the sum of what each window sends it. Writing (``=``) instead of adding keeps
 only the last window's share, a mistake that stays invisible while windows do
@@ -34,8 +35,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from bp_manual.layers.checks import float_array, positive_int, window_fits
-from bp_manual.layers.conv import output_size, windows
-from bp_manual.namespace import is_numpy, namespace
+from bp_manual.layers.conv import add_offsets, add_windows, output_size, windows
+from bp_manual.namespace import namespace
+
+__all__ = ["add_windows", "first_index_of"]  # add_windows: col2im, shared with conv2d's backward
 
 Array = Any  # a NumPy array, or a JAX array under jax.jit
 
@@ -62,46 +65,6 @@ def _check(x: Array, kernel_size: int, stride: int | None) -> tuple[Array, int, 
     s = k if stride is None else positive_int("stride", stride)
     window_fits("kernel_size", (k, k), tuple(x.shape[2:]), "the input (H, W)")
     return x, k, s
-
-
-def add_to(a: Array, index: tuple[slice, ...], values: Array) -> Array:
-    """``a`` with ``values`` added at ``a[index]``, where ``index`` is made of slices.
-
-    On NumPy ``a`` is the caller's own scratch array and is updated in place
-    (a basic slice addresses each element once, so ``a[index] += values`` adds
-    every value; ``np.add.at`` is needed only for index arrays with repeats).
-    On JAX arrays, which are immutable, it returns ``a.at[index].add(values)``.
-    """
-    if is_numpy(a):
-        a[index] += values
-        return a
-    return a.at[index].add(values)
-
-
-def add_windows(dcols: Array, x_shape: tuple[int, int, int, int], stride: int) -> Array:
-    """col2im, the adjoint of :func:`~bp_manual.layers.conv.windows` (no padding): ``dx (N, C, H, W)``.
-
-    ``dcols (C, k, k, N, OH, OW)`` holds, for every window ``(oh, ow)`` and
-    offset ``(i, j)`` in it, the gradient that window sends to
-    ``x[n, c, s*oh + i, s*ow + j]``. Every element receives the SUM over the
-    windows that contain it::
-
-        dx[n, c, s*oh + i, s*ow + j] += dcols[c, i, j, n, oh, ow]
-
-    One slice-add per offset ``(i, j)``; within one offset the windows do not
-    share elements, across offsets they do when ``s < k``: the ``+=`` is what
-    accumulates them. Same dtype as ``dcols``.
-    """
-    xp = namespace(dcols)
-    N, C, H, W = x_shape
-    _, KH, KW, _, OH, OW = dcols.shape
-    dx = xp.zeros((N, C, H, W), dtype=dcols.dtype)
-    for i in range(KH):
-        for j in range(KW):
-            rows = slice(i, i + stride * (OH - 1) + 1, stride)
-            columns = slice(j, j + stride * (OW - 1) + 1, stride)
-            dx = add_to(dx, (slice(None), slice(None), rows, columns), xp.permute_dims(dcols[:, i, j], (1, 0, 2, 3)))
-    return dx
 
 
 def max_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) -> tuple[Array, PoolCache]:
@@ -131,9 +94,25 @@ def max_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) ->
     N, C, H, W = x.shape
     OH, OW = output_size(H, k, s), output_size(W, k, s)
     cols = xp.reshape(windows(x, k, k, s), (C, k * k, N, OH, OW))  # window elements on axis 1
-    argmax = xp.argmax(cols, axis=1)  # (C, N, OH, OW): the first largest, row-major
-    out = xp.permute_dims(xp.max(cols, axis=1), (1, 0, 2, 3))  # (N, C, OH, OW)
-    return out, PoolCache((N, C, H, W), k, s, argmax)
+    largest = xp.max(cols, axis=1)  # (C, N, OH, OW)
+    argmax = first_index_of(cols, largest)  # (C, N, OH, OW): the first largest, row-major
+    return xp.permute_dims(largest, (1, 0, 2, 3)), PoolCache((N, C, H, W), k, s, argmax)
+
+
+def first_index_of(cols: Array, largest: Array) -> Array:
+    """``argmax(cols, axis=1)`` given ``largest = max(cols, axis=1)``: per window, the first ``a`` with
+    ``cols[:, a] == largest`` (``cols (C, k*k, N, OH, OW)`` -> ``(C, N, OH, OW)``, integers).
+
+    The same numbers as ``xp.argmax(cols, axis=1)``, ties included (the first one wins), by ``k*k``
+    whole-array comparisons from the last offset to the first; NumPy's ``argmax`` over a middle axis
+    copies the array into windows-last order and walks every window separately, which made it 3 to 30
+    times slower than the ``max`` it sits next to at ``x (32, 16, 28, 28)`` (``benchmarks/bench_layers.py``).
+    """
+    xp = namespace(cols)
+    index = xp.zeros(largest.shape, dtype=xp.int32)
+    for a in reversed(range(cols.shape[1])):  # the last write is the first offset holding the largest
+        index = xp.where(cols[:, a] == largest, a, index)
+    return index
 
 
 def max_pool2d_backward(dout: Array, cache: PoolCache) -> tuple[Array]:
@@ -142,7 +121,7 @@ def max_pool2d_backward(dout: Array, cache: PoolCache) -> tuple[Array]:
     Each window's ``dout[n, c, oh, ow]`` goes to the position of its largest
     element (``cache.argmax``) and nowhere else (the max is locally the identity
     of that element); elements shared by overlapping windows ADD what each
-    window sends (:func:`add_windows`)::
+    window sends (col2im, one kernel offset at a time: :func:`~bp_manual.layers.conv.add_offsets`)::
 
         dx[n, c, s*oh + i, s*ow + j] += dout[n, c, oh, ow] * [i*k + j == argmax[c, n, oh, ow]]
 
@@ -150,12 +129,12 @@ def max_pool2d_backward(dout: Array, cache: PoolCache) -> tuple[Array]:
     """
     xp = namespace(dout)
     k = cache.kernel_size
-    C, N, OH, OW = cache.argmax.shape
-    per_window = xp.permute_dims(dout, (1, 0, 2, 3))[:, None]  # (C, 1, N, OH, OW)
-    is_max = xp.arange(k * k)[None, :, None, None, None] == cache.argmax[:, None]  # (C, k*k, N, OH, OW)
-    dcols = xp.where(is_max, per_window, 0.0)
-    dx = add_windows(xp.reshape(dcols, (C, k, k, N, OH, OW)), cache.x_shape, cache.stride)
-    return (dx,)
+    per_window = xp.permute_dims(dout, (1, 0, 2, 3))  # (C, N, OH, OW), the layout of argmax
+
+    def routed(i: int, j: int) -> Array:  # offset (i, j) of every window: its dout if the max is there, else 0
+        return xp.where(cache.argmax == i * k + j, per_window, 0.0)
+
+    return (add_offsets(routed, cache.x_shape, (k, k), cache.stride, dout),)
 
 
 def avg_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) -> tuple[Array, PoolCache]:

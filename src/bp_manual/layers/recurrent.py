@@ -249,6 +249,52 @@ def lstm_forward(x: Array, h0: Array, c0: Array, Wx: Array, Wh: Array, b: Array)
     return hs, LSTMCache(x, h0, c0, Wx, Wh, stacked[0], stacked[1], stacked[2], stacked[3], hs)
 
 
+def gate_derivatives(a: Array, gates: Array, c_prev: Array, c: Array, tanh_c: Array) -> tuple[Array, Array]:
+    """The LSTM backward's factors that need no carry: ``(local (..., 4H), cell (..., H))``.
+
+    For one step (``(N, ·)`` arrays) or every step at once (``(N, T, ·)``): ``a, gates (..., 4H)``
+    the pre-activations and the gates ``[i, f, g, o]``, ``c_prev, c, tanh_c (..., H)`` the cell
+    states before and after the step and ``tanh(c)``::
+
+        cell  = o * (1 - tanh(c)**2)                                  (dc gains dh * cell)
+        local = [g * i (1 - i), c_prev * f (1 - f), i * (1 - g**2), tanh(c) * o (1 - o)]
+
+    so that ``da = [dc, dc, dc, dh] * local`` (:func:`lstm_carry_step`). None of them depends on
+    ``dh`` or ``dc``, so :func:`lstm_backward` computes them for all ``T`` steps before its loop.
+    """
+    xp = namespace(a, gates)
+    H = c.shape[-1]
+    i, f, g, o = (gates[..., k * H : (k + 1) * H] for k in range(4))
+    a_i, a_f, a_g, a_o = (a[..., k * H : (k + 1) * H] for k in range(4))
+    cell = o * tanh_derivative(c, tanh_c)
+    local = xp.concat(
+        [
+            g * sigmoid_derivative(a_i, i),
+            c_prev * sigmoid_derivative(a_f, f),
+            i * tanh_derivative(a_g, g),
+            tanh_c * sigmoid_derivative(a_o, o),
+        ],
+        axis=-1,
+    )
+    return local, cell
+
+
+def lstm_carry_step(dh: Array, dc_next: Array, local_t: Array, cell_t: Array, f_t: Array) -> tuple[Array, Array]:
+    """The carried part of one LSTM backward step: ``(da_t (N, 4H), dc_prev (N, H))``.
+
+    ``dh = dL/dh_t`` (the time carry included), ``dc_next = dL/dc_t`` through the later steps,
+    ``local_t, cell_t`` from :func:`gate_derivatives`, ``f_t`` the forget gate::
+
+        dc = dc_next + dh * o * (1 - tanh(c_t)**2)      (c_t reaches the loss through h_t too)
+        da_t = [dc, dc, dc, dh] * local_t               (blocks i, f, g, o)
+        dc_prev = dc * f
+    """
+    xp = namespace(dh, local_t)
+    dc = dc_next + dh * cell_t
+    da_t = xp.concat([dc, dc, dc, dh], axis=1) * local_t
+    return da_t, dc * f_t
+
+
 def lstm_step_backward(
     dh: Array, dc_next: Array, a_t: Array, gates_t: Array, c_prev_t: Array, c_t: Array, tanh_c_t: Array
 ) -> tuple[Array, Array]:
@@ -261,32 +307,23 @@ def lstm_step_backward(
         dc = dc_next + dh * o * (1 - tanh(c_t)**2)      (c_t reaches the loss through h_t too)
         da_t = [dc * g * i (1 - i), dc * c_prev * f (1 - f), dc * i * (1 - g**2), dh * tanh(c_t) * o (1 - o)]
         dc_prev = dc * f
+
+    :func:`gate_derivatives` of the step, then :func:`lstm_carry_step`.
     """
-    xp = namespace(dh, gates_t)
     H = dh.shape[1]
-    i, f, g, o = (gates_t[:, k * H : (k + 1) * H] for k in range(4))
-    a_i, a_f, a_g, a_o = (a_t[:, k * H : (k + 1) * H] for k in range(4))
-    dc = dc_next + dh * o * tanh_derivative(c_t, tanh_c_t)
-    da_t = xp.concat(
-        [
-            dc * g * sigmoid_derivative(a_i, i),
-            dc * c_prev_t * sigmoid_derivative(a_f, f),
-            dc * i * tanh_derivative(a_g, g),
-            dh * tanh_c_t * sigmoid_derivative(a_o, o),
-        ],
-        axis=1,
-    )
-    return da_t, dc * f
+    local, cell = gate_derivatives(a_t, gates_t, c_prev_t, c_t, tanh_c_t)
+    return lstm_carry_step(dh, dc_next, local, cell, gates_t[:, H : 2 * H])
 
 
 def lstm_backward(dout: Array, cache: LSTMCache) -> tuple[Array, ...]:
     """Backpropagation through time for :func:`lstm_forward`; ``dout (N, T, H)`` is ``dL/dh``.
 
-    From the last step to the first, carrying ``dh_next = dL/dh_t`` and
+    The factors that need no carry (:func:`gate_derivatives`) for every step at once; then
+    from the last step to the first, carrying ``dh_next = dL/dh_t`` and
     ``dc_next = dL/dc_t`` through later steps (both 0 after the last)::
 
         dh_t = dout_t + dh_next                            (the time carry of h)
-        da_t, dc_next = lstm_step_backward(dh_t, dc_next, ...)   (the time carry of c)
+        da_t, dc_next = lstm_carry_step(dh_t, dc_next, ...)   (the time carry of c)
         dh_next = da_t Wh                                  (now dL/dh_{t-1})
 
     then, summed over ``n`` and ``t``: ``dx = da Wx``, ``dWx = da^T x``,
@@ -296,14 +333,15 @@ def lstm_backward(dout: Array, cache: LSTMCache) -> tuple[Array, ...]:
         ``(dx, dh0, dc0, dWx, dWh, db)``, shaped and typed like the inputs.
     """
     xp = namespace(dout, cache.h)
+    H = cache.h0.shape[1]
     c_prev = previous_states(cache.c0, cache.c)
+    local, cell = gate_derivatives(cache.a, cache.gates, c_prev, cache.c, cache.tanh_c)  # (N, T, 4H), (N, T, H)
+    forget = cache.gates[:, :, H : 2 * H]
     dh_next, dc_next = xp.zeros_like(cache.h0), xp.zeros_like(cache.c0)
     da: list[Array] = [None] * cache.x.shape[1]
     for t in reversed(range(cache.x.shape[1])):
         dh = dout[:, t] + dh_next
-        da[t], dc_next = lstm_step_backward(
-            dh, dc_next, cache.a[:, t], cache.gates[:, t], c_prev[:, t], cache.c[:, t], cache.tanh_c[:, t]
-        )
+        da[t], dc_next = lstm_carry_step(dh, dc_next, local[:, t], cell[:, t], forget[:, t])
         dh_next = da[t] @ cache.Wh
     da_all = xp.stack(da, axis=1)
     dWx, dWh, db = weight_gradients(da_all, cache.x, previous_states(cache.h0, cache.h))
