@@ -214,7 +214,7 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
     **{n: {"rank": (1, 3), "size": (1, 4)} for n in (*ELEMENTWISE, "dropout")},
     "softmax": {"rank": (1, 3), "size": (1, 3), "K": (1, 5)},
     "log_softmax": {"rank": (1, 3), "size": (1, 3), "K": (1, 5)},
-    "linear": {"lead": (0, 2), "size": (1, 3), "D": (1, 5)},
+    "linear": {"lead": (0, 2), "size": (1, 3), "D": (1, 5), "bias": (1, 1)},  # bias=(0, 1): b None too
     "cross_entropy": {"N": (1, 5), "K": (2, 5)},
     "embedding": {"V": (1, 4), "D": (1, 4), "rank": (1, 2), "size": (1, 4)},
     "conv2d": {"N": (1, 2), "C": (1, 3), "F": (1, 3), "K": (1, 3), "stride": (1, 3), "padding": (0, 2), "HW": (1, 7)},
@@ -237,13 +237,17 @@ def rng_choose(rng: np.random.Generator) -> Choose:
     return lambda lo, hi: int(rng.integers(lo, hi + 1))
 
 
-def random_geometry(layer: str, choose: Choose, **bounds: tuple[int, int]) -> Geometry:
+def random_geometry(
+    layer: str, choose: Choose, *, config: Mapping[str, Any] | None = None, **bounds: tuple[int, int]
+) -> Geometry:
     """``(shapes, config)`` for ``layer`` with every size and setting drawn by ``choose`` within :data:`BOUNDS`.
 
-    ``bounds`` overrides ranges by name (``random_geometry("conv2d", c, K=(1, 5))``). What is drawn: padding 0 to 2
-    and strides 1 to 3 (pools: a ``stride`` bound from 0 draws 0 as ``None``, the window), kernels up to the padded input, overlapping
-    and gapped windows, batch 1, ``T = 1``, as many, fewer or more keys than queries, ``causal`` or not, ``axis``
-    and ``start_dim``/``end_dim`` anywhere, a bias or none.
+    ``config`` fixes settings instead of drawing them (shapes then fit them: ``{"padding": 0}``); ``bounds``
+    overrides ranges by name (``random_geometry("conv2d", c, K=(1, 5))``). What is drawn: padding 0 to 2
+    and strides 1 to 3 (pools: a ``stride`` bound from 0 draws 0 as ``None``, the window), kernels up to the
+    padded input, overlapping and gapped windows, batch 1, ``T = 1``, as many, fewer or more keys than queries,
+    ``causal`` or not, ``axis`` and ``start_dim``/``end_dim`` anywhere (``linear``: a bias, or none with
+    ``bias=(0, 1)``).
 
     Raises:
         ValueError: an unknown ``layer`` or bound name.
@@ -254,6 +258,14 @@ def random_geometry(layer: str, choose: Choose, **bounds: tuple[int, int]) -> Ge
     if unknown:
         raise ValueError(f"bounds: {layer} has no bound {unknown[0]!r}; it has {sorted(BOUNDS[layer])}")
     b = BOUNDS[layer] | bounds
+    fixed = dict(config or {})
+    shapes, drawn = _geometry(layer, choose, b, fixed)
+    return shapes, drawn | fixed
+
+
+def _geometry(layer: str, choose: Choose, b: dict[str, tuple[int, int]], fixed: dict[str, Any]) -> Geometry:
+    def setting(key: str, draw: Callable[[], Any]) -> Any:
+        return fixed[key] if key in fixed else draw()
 
     def n(key: str, low: int | None = None) -> int:
         lo, hi = b[key]
@@ -266,19 +278,22 @@ def random_geometry(layer: str, choose: Choose, **bounds: tuple[int, int]) -> Ge
         shape = dims(n("rank"))
         config: dict[str, Any] = {}
         if layer in ("softmax", "log_softmax"):
-            config["axis"] = choose(-len(shape), len(shape) - 1)
+            config["axis"] = setting("axis", lambda: choose(-len(shape), len(shape) - 1))
             shape = tuple(n("K") if i == config["axis"] % len(shape) else s for i, s in enumerate(shape))
         elif layer == "flatten":
-            start = choose(0, len(shape) - 1)
-            config = {"start_dim": start, "end_dim": choose(start, len(shape) - 1)}
+            start = setting("start_dim", lambda: choose(0, len(shape) - 1))
+            config = {
+                "start_dim": start,
+                "end_dim": setting("end_dim", lambda: choose(start % len(shape), len(shape) - 1)),
+            }
         elif layer == "leaky_relu":
-            config["slope"] = SLOPES[choose(0, len(SLOPES) - 1)]
+            config["slope"] = setting("slope", lambda: SLOPES[choose(0, len(SLOPES) - 1)])
         elif layer == "dropout":
-            config["p"] = DROP_P[choose(0, len(DROP_P) - 1)]
+            config["p"] = setting("p", lambda: DROP_P[choose(0, len(DROP_P) - 1)])
         return ({"x": shape, "mask": shape} if layer == "dropout" else {"x": shape}), config
     if layer == "linear":
         lead, d_in, d_out = dims(n("lead")), n("D"), n("D")
-        return {"x": (*lead, d_in), "W": (d_out, d_in), "b": (d_out,) if choose(0, 1) else None}, {}
+        return {"x": (*lead, d_in), "W": (d_out, d_in), "b": (d_out,) if n("bias") else None}, {}
     if layer == "cross_entropy":
         N, K = n("N"), n("K")
         return {"logits": (N, K), "labels": (N,)}, {}
@@ -287,12 +302,12 @@ def random_geometry(layer: str, choose: Choose, **bounds: tuple[int, int]) -> Ge
         return {"indices": dims(n("rank")), "E": (V, D)}, {}
     if layer == "conv2d":
         N, C, F, KH, KW = n("N"), n("C"), n("F"), n("K"), n("K")
-        stride, padding = n("stride"), n("padding")
+        stride, padding = setting("stride", lambda: n("stride")), setting("padding", lambda: n("padding"))
         H, W = n("HW", KH - 2 * padding), n("HW", KW - 2 * padding)
         return {"x": (N, C, H, W), "w": (F, C, KH, KW), "b": (F,)}, {"stride": stride, "padding": padding}
     if layer in ("max_pool2d", "avg_pool2d"):
-        N, C, k = n("N"), n("C"), n("k")
-        stride = n("stride") or None
+        N, C, k = n("N"), n("C"), setting("kernel_size", lambda: n("k"))
+        stride = setting("stride", lambda: n("stride") or None)
         return {"x": (N, C, n("HW", k), n("HW", k))}, {"kernel_size": k, "stride": stride}
     if layer == "batch_norm":
         C = n("C")
@@ -309,7 +324,7 @@ def random_geometry(layer: str, choose: Choose, **bounds: tuple[int, int]) -> Ge
         states = {"h0": (N, H), "c0": (N, H)} if layer == "lstm" else {"h0": (N, H)}
         return {"x": (N, T, D), **states, "Wx": (G, D), "Wh": (G, H), "b": (G,)}, {}
     N, T, d, dv = n("N"), n("T"), n("d"), n("dv")  # attention
-    causal = bool(choose(0, 1))
+    causal = setting("causal", lambda: bool(choose(0, 1)))
     S = n("S")  # causal with S != T too: the mask is aligned at the top left, as PyTorch's
     return {"q": (N, T, d), "k": (N, S, d), "v": (N, S, dv)}, {"causal": causal}
 

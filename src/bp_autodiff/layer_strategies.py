@@ -77,20 +77,22 @@ def _check(layer: str) -> None:
         raise ValueError(f"unknown layer {layer!r}; expected one of {list(LAYERS)}")
 
 
-def geometries(layer: str, menu: bool = False, **bounds: tuple[int, int]) -> st.SearchStrategy[Geometry]:
+def geometries(
+    layer: str, menu: bool = False, *, config: dict[str, Any] | None = None, **bounds: tuple[int, int]
+) -> st.SearchStrategy[Geometry]:
     """A strategy of ``(shapes, config)`` for ``layer``: an entry of :data:`MENUS` (``menu=True``) or any
-    geometry within :data:`BOUNDS` (overridden by ``bounds``, as :func:`random_geometry`).
+    geometry within :data:`BOUNDS` (overridden by ``bounds``; ``config`` fixes settings, as :func:`random_geometry`).
 
     Raises:
         ValueError: an unknown ``layer`` or bound name, or ``bounds`` with ``menu=True`` (at once, not when drawing).
     """
     _check(layer)
     if menu:
-        if bounds:
-            raise ValueError("bounds: a menu has fixed shapes; give bounds without menu=True")
+        if bounds or config:
+            raise ValueError("bounds: a menu has fixed geometries; give bounds and config without menu=True")
         return st.sampled_from(MENUS[layer])
-    random_geometry(layer, lambda lo, hi: lo, **bounds)  # an unknown bound raises now
-    return st.composite(lambda draw: random_geometry(layer, draw_choose(draw), **bounds))()
+    random_geometry(layer, lambda lo, hi: lo, config=config, **bounds)  # an unknown bound raises now
+    return st.composite(lambda draw: random_geometry(layer, draw_choose(draw), config=config, **bounds))()
 
 
 def layer_cases(
