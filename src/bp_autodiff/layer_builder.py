@@ -160,7 +160,8 @@ def build_case(
         a :class:`LayerCase` (its ``config`` a copy of ``config``).
 
     Raises:
-        ValueError: an unknown ``layer``, or ``shapes`` not naming exactly the layer's inputs.
+        ValueError: an unknown ``layer``, ``shapes`` not naming exactly the layer's inputs, or ``dropout``
+            without ``p``.
         TypeError: ``rng`` is not a ``numpy.random.Generator``.
     """
     if layer not in LAYER_INPUTS:
@@ -171,6 +172,8 @@ def build_case(
     if tuple(shapes) != names:
         raise ValueError(f"shapes must name the inputs of {layer} in order {list(names)}, got {list(shapes)}")
     cfg = dict(config or {})
+    if "mask" in names and "p" not in cfg:
+        raise ValueError(f"config: {layer} needs p (the drop probability) to draw its mask")
     inputs: dict[str, Any] = {}
     for name, shape in shapes.items():
         if shape is None:
