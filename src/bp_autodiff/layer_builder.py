@@ -316,7 +316,8 @@ def _geometry(layer: str, choose: Choose, b: dict[str, tuple[int, int]], fixed: 
         C = n("C")
         if choose(0, 1):
             return {"x": (n("N"), C), "gamma": (C,), "beta": (C,)}, {}
-        N, H, W = n("N4"), n("HW"), n("HW", 2)  # at least two values per feature
+        N, H, W = n("N4"), n("HW"), n("HW")
+        N = N if N * H * W > 1 else 2  # at least two values per feature
         return {"x": (N, C, H, W), "gamma": (C,), "beta": (C,)}, {}
     if layer == "layer_norm":
         D = n("D")
