@@ -9,7 +9,7 @@ process whose BLAS, XLA and torch are limited to that many threads), then the
 property suite's throughput (two fresh pytest processes, the first with an
 empty JAX compilation cache, the second with the cache the first left), and
 writes one Markdown table (into ``--out``; in a file holding the markers
-``START``/``END`` below, such as ``docs/performance.md``, between them). The workers run with
+``<!-- bench_step table: start -->``/``end -->``, such as ``docs/performance.md``, between them). The workers run with
 ``MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=1073741824``, which keep large
 temporaries mapped between steps, so runs agree within a few percent instead
 of swinging 2-7x with page faults (see ``shared/NOTES-performance.md``); this
@@ -49,9 +49,11 @@ import numpy as np
 
 import bp_manual
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import MALLOC, pin_to_cpus, thread_env, write_table  # benchmarks/ is not a package
+
 SIZES = (784, 256, 10)
 ROOT = Path(__file__).resolve().parent.parent
-MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
 
 
 def median_time(fn: Callable[[], object], repeat: int, min_time: float = 0.2) -> float:
@@ -287,26 +289,6 @@ def worker(quick: bool, threads: int) -> str:
     return "\n".join(lines)
 
 
-def thread_env(threads: int) -> dict[str, str]:
-    env = dict(os.environ, **MALLOC)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
-    return env  # XLA takes its thread count from the CPUs it is pinned to: see pin_to_cpus
-
-
-def pin_to_cpus(threads: int) -> Callable[[], None]:
-    """A ``preexec_fn`` confining the worker to its first ``threads`` CPUs.
-
-    The thread-count variables bind OpenBLAS and torch, but XLA's CPU runtime
-    sizes its thread pool from the CPUs it may run on and ignores them: without
-    this, "1 thread" timed NumPy on one core against XLA on two (measured:
-    ``jax.jit`` of a 512x784 @ 784x256 product reached 106 GFLOP/s with the
-    variables set, above one core's 76 GFLOP/s peak, and 63 pinned).
-    """
-    cpus = sorted(os.sched_getaffinity(0))[:threads]
-    return lambda: os.sched_setaffinity(0, cpus)
-
-
 def suite_rate(cache: str) -> tuple[float, int, float]:
     """``(examples/s, examples, load)`` of ``test_manual_gradients_equal_jax`` in a fresh process."""
     load = os.getloadavg()[0]
@@ -362,7 +344,7 @@ def main() -> int:
     text = "\n".join(head + sections)
     print(text)
     if args.out:
-        write_table(Path(args.out), text)
+        write_table(Path(args.out), text, "bench_step")
     return 0
 
 
@@ -380,18 +362,6 @@ def run_worker(args: list[str], threads: int) -> str:
     if done.returncode:
         raise RuntimeError(done.stderr[-3000:])
     return done.stdout.strip()
-
-
-START, END = "<!-- bench_step table: start -->", "<!-- bench_step table: end -->"
-
-
-def write_table(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``; in a file with the START/END markers, replace what lies between them."""
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        text = f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}"
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
