@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_layer_tests.py [--base main] [--repeat 3] [--threads 2] [--out docs/performance.md]
+    .venv/bin/python benchmarks/bench_layer_tests.py [--base REV] [--repeat 3] [--threads 2] [--out FILE]
 
 For each test file (``--files``; default :data:`FILES`, the tests whose layer inputs come from
 ``bp_autodiff.layer_strategies``) and each of two source trees, ``base`` (the commit ``--base``, extracted
