@@ -404,7 +404,10 @@ MENUS: dict[str, tuple[Geometry, ...]] = {
     **{n: tuple(_norm(x, n) for x in shapes) for n, shapes in _NORM_SHAPES.items()},
     **{n: (_recurrent(n, 2, 4, 3, 3), _recurrent(n, 1, 1, 2, 2), _recurrent(n, 3, 6, 1, 3)) for n in ("rnn", "lstm")},
     "attention": (_attention(2, 4, 4, 3, 2, False), _attention(2, 4, 4, 3, 2, True), _attention(1, 3, 5, 4, 3, True)),
-    "flatten": tuple(({"x": x}, {}) for x in ((3,), (2, 3), (2, 1, 4), (2, 3, 4, 3), (1, 2, 3, 2, 2))),
+    "flatten": tuple(
+        ({"x": x}, {"start_dim": min(1, len(x) - 1), "end_dim": -1})  # 1 to 5 axes, an axis of 1
+        for x in ((3,), (2, 3), (2, 1, 4), (2, 3, 4, 3), (1, 2, 3, 2, 2))
+    ),
 }
 
 #: One geometry per layer, for ``bp audit --layer NAME`` without ``--input``: small, a batch and a channel or
