@@ -152,11 +152,7 @@ def test_correct_layers_at_kinks_raise_no_finding_against_jax(
 
 def test_a_conv_geometry_that_aborts_xla_is_audited() -> None:
     """``lax.conv_general_dilated``'s VJP here aborted the process in XLA's algebraic simplifier (jax 0.10.2)."""
-    rng = np.random.default_rng(0)
-    inputs = {
-        "x": rng.standard_normal((2, 2, 1, 4)),
-        "w": rng.standard_normal((1, 2, 3, 2)),
-        "b": rng.standard_normal(1),
-    }
-    report = bp_autodiff.audit_vjp(None, None, inputs, config={"stride": 2, "padding": 1}, layer="conv2d", sweep=False)
+    shapes = {"x": (2, 2, 1, 4), "w": (1, 2, 3, 2), "b": (1,)}
+    case = build_case("conv2d", np.random.default_rng(0), shapes, {"stride": 2, "padding": 1})
+    report = bp_autodiff.audit_vjp(None, None, case.inputs, config=case.config, layer="conv2d", sweep=False)
     assert report.ok and {c.witness for c in report.comparisons} == {"fd", "jax"}, str(report)
