@@ -211,7 +211,7 @@ def test_plot_without_matplotlib_is_refused_before_work(
 def test_default_inputs_cover_every_library_layer_in_its_order() -> None:
     """``--layer NAME`` alone works for every layer: its defaults name the layer's inputs, in order."""
     from bp_autodiff.auditor.adapters import LAYER_INPUTS
-    from bp_autodiff.layer_builder import DEFAULTS
+    from bp_autodiff.layer_geometries import DEFAULTS
 
     assert set(DEFAULTS) == set(LAYER_INPUTS)
     for name, (shapes, config) in DEFAULTS.items():

@@ -6,9 +6,10 @@ What this module is for: drawing a case for a layer's forward/backward pair,
 (padding 0 and more, strides 1 to 3, overlapping and non-overlapping windows,
 non-square kernels and inputs, batch 1, sequence length 1, repeated indices,
 causal or not), both dtypes. The strategies wrap the one builder of layer
-inputs, :mod:`bp_autodiff.layer_builder` (re-exported here): hypothesis draws
-the geometry (shapes and settings, so it can shrink them) and a seed, and
-:func:`build_case` makes the numbers from ``numpy.random.default_rng(seed)``.
+inputs, :mod:`bp_autodiff.layer_geometries` and :mod:`bp_autodiff.layer_builder`
+(re-exported here): hypothesis draws the geometry (shapes and settings, so it
+can shrink them) and a seed, and :func:`build_case` makes the numbers from
+``numpy.random.default_rng(seed)``.
 By construction, every case is one where a correct backward and any witness
 must agree:
 
@@ -35,19 +36,8 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from bp_autodiff.layer_builder import (
-    BOUNDS,
-    DEFAULTS,
-    LAYERS,
-    MENUS,
-    NEAR,
-    Choose,
-    Geometry,
-    LayerCase,
-    build_case,
-    random_geometry,
-    rng_choose,
-)
+from bp_autodiff.layer_builder import NEAR, LayerCase, build_case
+from bp_autodiff.layer_geometries import BOUNDS, DEFAULTS, LAYERS, MENUS, Choose, Geometry, random_geometry, rng_choose
 
 __all__ = [
     "BOUNDS",

@@ -20,7 +20,7 @@ contract, ``forward(*inputs, **config) -> (out, cache)`` and
   reference, its catalog of classic mistakes names a match). Without a target,
   the library's own pair of that layer is audited (a self-check), on the
   ``--input`` shapes or, where none are given, on the layer's default geometry
-  (:data:`bp_autodiff.layer_builder.DEFAULTS`: small shapes, a batch and a channel
+  (:data:`bp_autodiff.layer_geometries.DEFAULTS`: small shapes, a batch and a channel
   or feature axis of more than one, windows that do not overlap), its inputs
   built by :func:`bp_autodiff.layer_builder.build_case` from
   ``numpy.random.default_rng(--seed)``, off kinks and ties.
@@ -41,7 +41,8 @@ from bp_autodiff.auditor.adapters import LAYER_INPUTS
 from bp_autodiff.auditor.report import AuditReport
 from bp_autodiff.auditor.vjp import audit_vjp
 from bp_autodiff.cli.args import usage_error
-from bp_autodiff.layer_builder import DEFAULTS, build_case
+from bp_autodiff.layer_builder import build_case
+from bp_autodiff.layer_geometries import DEFAULTS
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -123,7 +124,7 @@ def pair_options(
 
     ``library``: no target was given, so the library layer ``--layer`` is audited;
     without ``--input`` the specs are empty and :func:`run_pair` builds the inputs
-    at the layer's :data:`~bp_autodiff.layer_builder.DEFAULTS` (whose settings
+    at the layer's :data:`~bp_autodiff.layer_geometries.DEFAULTS` (whose settings
     apply unless ``--config`` is given). Exits with a usage error for an ``--input``
     or ``--config`` given twice, a pair with no ``--input``, a ``--layer`` not in
     the library, or default inputs that ``--config`` leaves unbuildable (dropout without ``p``).
