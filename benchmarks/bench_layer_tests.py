@@ -7,9 +7,10 @@ Run from the repository root:
 For each test file (``--files``; default :data:`FILES`, the tests whose layer inputs come from
 ``bp_autodiff.layer_strategies``) and each of two source trees, ``base`` (the commit ``--base``, extracted
 with ``git archive`` into a temporary directory) and ``this`` (the working tree, uncommitted edits
-included), it runs ``pytest FILE -n 0 -p no:randomly -p no:cacheprovider -q`` in a fresh process, with
-``PYTHONPATH`` at that tree's ``src/``, pinned to ``--threads`` CPUs with as many BLAS threads and the
-allocator settings of ``benchmarks/common.py``; twice per repeat: first with an empty JAX compilation cache
+included, copied into another one, so that neither carries a hypothesis database or a JAX cache), it
+runs ``pytest FILE -n 0 -p no:randomly -p no:cacheprovider -q`` in a fresh process, with ``PYTHONPATH``
+at that tree's ``src/``, pinned to ``--threads`` CPUs with as many BLAS threads and the allocator settings
+of ``benchmarks/common.py``; twice per repeat: first with an empty JAX compilation cache
 (``JAX_COMPILATION_CACHE_DIR`` a new temporary directory, so every witness shape compiles: what a fresh CI
 machine pays), then with the cache that run left (a developer's rerun). The trees alternate file by file,
 so a drift in the machine's load reaches both alike. The table (printed; with ``--out``, written into that
@@ -30,6 +31,7 @@ import argparse
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -64,6 +66,20 @@ def extract(rev: str, into: Path) -> Path:
     with tarfile.open(archive) as tar:
         tar.extractall(into / "base", filter="data")
     return into / "base"
+
+
+def copy_working_tree(into: Path) -> Path:
+    """The working tree's files (tracked and untracked, not ignored) copied under ``into``: a fresh directory like
+    ``base``'s, with none of the working tree's local state (its hypothesis database, its JAX cache)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source, target = ROOT / name, into / "this" / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return into / "this"
 
 
 def run_file(tree: Path, test_file: str, cache: str, threads: int) -> tuple[float, int]:
@@ -117,7 +133,7 @@ def main() -> int:
         ["git", "rev-parse", "--short", args.base], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"base": extract(args.base, Path(tmp)), "this": ROOT}
+        trees = {"base": extract(args.base, Path(tmp)), "this": copy_working_tree(Path(tmp))}
         load_start = os.getloadavg()
         rows = measure(trees, files, args.repeat, args.threads)
         load_end = os.getloadavg()
