@@ -139,7 +139,8 @@ def build_case(
         shapes: the shape of every input of the layer (``None`` only for ``linear``'s ``b``, meaning no bias).
         config: the layer's keyword settings (``dropout`` needs ``p``).
         dtype: ``numpy.float64`` or ``numpy.float32``, the dtype of every float input.
-        kinks: put entries at and next to kinks and ties instead (relu, leaky_relu, max_pool2d).
+        kinks: put entries at and next to kinks and ties instead (relu, leaky_relu, max_pool2d), before
+            ``scale`` and ``loc`` apply (an entry at ``d`` from the kink ends at ``loc + scale * d``).
 
     Returns:
         a :class:`LayerCase` (its ``config`` a copy of ``config``).
