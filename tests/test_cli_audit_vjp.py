@@ -17,9 +17,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bp_autodiff.cli import main
+from bp_autodiff.layer_builder import build_case
+from bp_manual import layers
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "auditing.md"
@@ -208,8 +211,17 @@ def test_plot_without_matplotlib_is_refused_before_work(
 def test_default_inputs_cover_every_library_layer_in_its_order() -> None:
     """``--layer NAME`` alone works for every layer: its defaults name the layer's inputs, in order."""
     from bp_autodiff.auditor.adapters import LAYER_INPUTS
-    from bp_autodiff.cli.audit_pair import DEFAULT_INPUTS, input_spec
+    from bp_autodiff.layer_geometries import DEFAULTS
 
-    assert set(DEFAULT_INPUTS) == set(LAYER_INPUTS)
-    for name, (texts, _) in DEFAULT_INPUTS.items():
-        assert tuple(input_spec(t)[0] for t in texts) == LAYER_INPUTS[name].inputs, name
+    assert set(DEFAULTS) == set(LAYER_INPUTS)
+    for name, (shapes, config) in DEFAULTS.items():
+        assert tuple(shapes) == LAYER_INPUTS[name].inputs, name
+        case = build_case(name, np.random.default_rng(0), shapes, config)
+        getattr(layers, f"{name}_forward")(*case.inputs.values(), **case.config)  # valid inputs
+
+
+def test_default_inputs_that_config_leaves_unbuildable_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--layer dropout --config`` without ``p``: the default mask cannot be drawn; said before any work."""
+    code, out, err = _bp(["--layer", "dropout", "--config", "q=1"], capsys)
+    assert code == 2 and out == ""
+    assert "bp audit: error: --config: dropout needs p (the drop probability) to draw its mask" in err

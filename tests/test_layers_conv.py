@@ -63,6 +63,7 @@ from hypothesis import strategies as st
 from bp_autodiff.catalog.conv import MISTAKES as CONV_MISTAKES
 from bp_autodiff.catalog.layer_mistake import LayerMistake
 from bp_autodiff.catalog.pool import MISTAKES as POOL_MISTAKES
+from bp_autodiff.layer_strategies import MENUS, Geometry, build_case, geometries
 from bp_autodiff.witness.layers.conv import conv2d as conv2d_twin
 from bp_autodiff.witness.layers.pool import avg_pool2d as avg_pool2d_twin
 from bp_autodiff.witness.layers.pool import max_pool2d as max_pool2d_twin
@@ -87,22 +88,12 @@ BACKWARD: dict[str, Callable[..., Any]] = {
 }
 NAMES = {"conv2d": ("x", "w", "b"), "max_pool2d": ("x",), "avg_pool2d": ("x",)}
 
-#: (x shape, w shape, stride, padding): what each geometry is there for is in the comment.
-CONV_GEOMETRIES = [
-    ((2, 3, 7, 6), (4, 3, 3, 2), 1, 0),  # padding 0, non-square kernel and input, C != F
-    ((1, 2, 8, 9), (3, 2, 3, 3), 2, 1),  # stride 2, batch 1, one padded row no window reaches ((10 - 3) % 2)
-    ((2, 1, 10, 7), (2, 1, 2, 4), 3, 2),  # stride 3, padding 2, one padded column left over ((11 - 4) % 3)
-    ((3, 2, 5, 5), (1, 2, 1, 1), 2, 0),  # 1x1 kernel, F = 1
-    ((2, 2, 3, 3), (2, 2, 5, 5), 1, 1),  # the kernel exactly as large as the padded input: one output
-]
-#: (x shape, kernel_size, stride)
-POOL_GEOMETRIES = [
-    ((2, 3, 7, 6), 3, 2),  # overlapping (AlexNet's 3/2), non-square input, a row and column left over
-    ((1, 2, 8, 8), 2, None),  # the usual 2x2 stride 2 (stride None), batch 1
-    ((2, 2, 6, 7), 3, 1),  # overlapping by 2: an element in up to 9 windows
-    ((2, 1, 9, 6), 4, 3),  # overlapping by 1, 4x4
-    ((1, 3, 5, 7), 2, 3),  # gaps: stride larger than the window, some elements in no window
-]
+#: ``(shapes, config)``: the menus of ``bp_autodiff.layer_strategies`` (what each entry is there for is in its
+#: comment there): padding 0, 1, 2; strides 1, 2, 3; rows no window reaches; a 1x1 kernel and one as large as the
+#: padded input; overlapping (by 1 and 2), exact (stride None) and gapped pooling windows; batch 1.
+CONV_GEOMETRIES = list(MENUS["conv2d"])
+POOL_GEOMETRIES = list(MENUS["max_pool2d"])
+assert list(MENUS["avg_pool2d"]) == POOL_GEOMETRIES  # one menu for both pools
 
 #: The JAX twin of each layer under test.
 TWINS: dict[str, Callable[..., Any]] = {
@@ -187,26 +178,11 @@ def assert_all_close(layer: str, results: dict[str, tuple[bool, float, float]], 
         assert ok, f"{layer} {name}: rel {rel:.3e} is {fraction:.2f} x its tolerance at {what}"
 
 
-def distinct_values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Values in ``[-2, 2]``, any two at least ``2 / size`` apart (no ties in any pooling window)."""
-    size = math.prod(shape)
-    ranks = rng.permutation(size) + rng.uniform(0.0, 0.5, size)
-    return np.reshape(ranks * (4.0 / size) - 2.0, shape)
-
-
-def conv_case(geometry: tuple[Any, ...], dtype: Any, seed: int) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
-    x_shape, w_shape, stride, padding = geometry
-    rng = np.random.default_rng(seed)
-    x = rng.normal(0.0, 1.0, x_shape).astype(dtype)
-    w = rng.normal(0.0, 1.0, w_shape).astype(dtype)
-    b = rng.normal(0.0, 1.0, w_shape[0]).astype(dtype)
-    return (x, w, b), {"stride": stride, "padding": padding}
-
-
-def pool_case(geometry: tuple[Any, ...], dtype: Any, seed: int) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
-    x_shape, k, stride = geometry
-    x = distinct_values(np.random.default_rng(seed), x_shape).astype(dtype)
-    return (x,), {"kernel_size": k, "stride": stride}
+def layer_case(layer: str, geometry: Geometry, dtype: Any, seed: int) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
+    """The inputs and settings at ``geometry``, built by ``layer_strategies.build_case``: standard normal for
+    the convolution; for the pools values in ``[-2, 2]`` any two at least ``2 / size`` apart (no tie in a window)."""
+    case = build_case(layer, np.random.default_rng(seed), *geometry, dtype)
+    return tuple(case.inputs.values()), case.config
 
 
 def run_manual(
@@ -228,8 +204,8 @@ def run_manual(
 
 @settings(max_examples=EXAMPLES)
 @given(geometry=st.sampled_from(CONV_GEOMETRIES), dtype=st.sampled_from(DTYPES), seed=SEEDS)
-def test_conv2d_gradients_equal_jax(geometry: tuple[Any, ...], dtype: Any, seed: int) -> None:
-    inputs, config = conv_case(geometry, dtype, seed)
+def test_conv2d_gradients_equal_jax(geometry: Geometry, dtype: Any, seed: int) -> None:
+    inputs, config = layer_case("conv2d", geometry, dtype, seed)
     before = [a.copy() for a in inputs]
     dout, manual = run_manual("conv2d", inputs, config, seed)
     for a, b in zip(inputs, before, strict=True):
@@ -242,8 +218,8 @@ def test_conv2d_gradients_equal_jax(geometry: tuple[Any, ...], dtype: Any, seed:
 @pytest.mark.parametrize("layer", ["max_pool2d", "avg_pool2d"])
 @settings(max_examples=EXAMPLES)
 @given(geometry=st.sampled_from(POOL_GEOMETRIES), dtype=st.sampled_from(DTYPES), seed=SEEDS)
-def test_pool_gradients_equal_jax(layer: str, geometry: tuple[Any, ...], dtype: Any, seed: int) -> None:
-    inputs, config = pool_case(geometry, dtype, seed)
+def test_pool_gradients_equal_jax(layer: str, geometry: Geometry, dtype: Any, seed: int) -> None:
+    inputs, config = layer_case(layer, geometry, dtype, seed)
     before = inputs[0].copy()
     dout, manual = run_manual(layer, inputs, config, seed)
     np.testing.assert_array_equal(inputs[0], before)
@@ -255,24 +231,14 @@ def test_pool_gradients_equal_jax(layer: str, geometry: tuple[Any, ...], dtype: 
 # ---------------------------------------------------------------- 2. forward (and gradients) equal PyTorch's
 
 
-@st.composite
-def random_conv(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple[int, ...], int, int]:
-    """Any small geometry: N, C, F 1..3, KH, KW 1..5, stride 1..3, padding 0..2, the kernel fitting."""
-    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    KH, KW = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    stride, padding = draw(st.integers(1, 3)), draw(st.integers(0, 2))
-    H = draw(st.integers(max(1, KH - 2 * padding), KH - 2 * padding + 9))
-    W = draw(st.integers(max(1, KW - 2 * padding), KW - 2 * padding + 9))
-    return (N, C, H, W), (F, C, KH, KW), stride, padding
-
-
-@st.composite
-def random_pool(draw: st.DrawFn) -> tuple[tuple[int, ...], int, int | None]:
-    """Any small pooling: k 1..4, stride None or 1..4 (overlapping, exact or gapped), the window fitting."""
-    k = draw(st.integers(1, 4))
-    stride = draw(st.one_of(st.none(), st.integers(1, 4)))
-    H, W = draw(st.integers(k, k + 8)), draw(st.integers(k, k + 8))
-    return (draw(st.integers(1, 3)), draw(st.integers(1, 3)), H, W), k, stride
+#: Any small geometry (``layer_strategies.geometries``): N, C, F 1..3, KH, KW 1..5, stride 1..3, padding 0..2,
+#: H, W up to 12, the kernel fitting.
+RANDOM_CONV = geometries("conv2d", N=(1, 3), K=(1, 5), HW=(1, 12))
+#: Any small pooling: k 1..4, stride None (0) or 1..4 (overlapping, exact or gapped), N, C 1..3, the window fitting.
+RANDOM_POOL = {
+    layer: geometries(layer, N=(1, 3), C=(1, 3), k=(1, 4), stride=(0, 4), HW=(1, 12))
+    for layer in ("max_pool2d", "avg_pool2d")
+}
 
 
 def torch_reference(layer: str, inputs: tuple[np.ndarray, ...], config: dict[str, Any], dout: np.ndarray):
@@ -309,19 +275,19 @@ def assert_close_to_torch(layer: str, inputs: tuple[np.ndarray, ...], config: di
 
 
 @settings(max_examples=TORCH_EXAMPLES)
-@given(geometry=random_conv(), dtype=st.sampled_from(DTYPES), seed=SEEDS)
-def test_conv2d_equals_torch_at_random_settings(geometry: tuple[Any, ...], dtype: Any, seed: int) -> None:
+@given(geometry=RANDOM_CONV, dtype=st.sampled_from(DTYPES), seed=SEEDS)
+def test_conv2d_equals_torch_at_random_settings(geometry: Geometry, dtype: Any, seed: int) -> None:
     """Forward equals ``F.conv2d`` and the gradients equal torch.autograd's, at any shape, stride and padding."""
-    inputs, config = conv_case(geometry, dtype, seed)
+    inputs, config = layer_case("conv2d", geometry, dtype, seed)
     assert_close_to_torch("conv2d", inputs, config, seed)
 
 
 @pytest.mark.parametrize("layer", ["max_pool2d", "avg_pool2d"])
 @settings(max_examples=TORCH_EXAMPLES)
-@given(geometry=random_pool(), dtype=st.sampled_from(DTYPES), seed=SEEDS)
-def test_pool_equals_torch_at_random_settings(layer: str, geometry: tuple[Any, ...], dtype: Any, seed: int) -> None:
+@given(data=st.data(), dtype=st.sampled_from(DTYPES), seed=SEEDS)
+def test_pool_equals_torch_at_random_settings(layer: str, data: st.DataObject, dtype: Any, seed: int) -> None:
     """Forward equals ``F.max_pool2d``/``F.avg_pool2d`` (floor mode) and the gradients equal torch.autograd's."""
-    inputs, config = pool_case(geometry, dtype, seed)
+    inputs, config = layer_case(layer, data.draw(RANDOM_POOL[layer], label="geometry"), dtype, seed)
     assert_close_to_torch(layer, inputs, config, seed)
 
 
@@ -331,9 +297,9 @@ def test_pool_equals_torch_at_random_settings(layer: str, geometry: tuple[Any, .
 @pytest.mark.parametrize(
     ("layer", "case"),
     [
-        ("conv2d", conv_case(CONV_GEOMETRIES[1], np.float64, 0)),
-        ("max_pool2d", pool_case(POOL_GEOMETRIES[0], np.float64, 0)),
-        ("avg_pool2d", pool_case(POOL_GEOMETRIES[0], np.float64, 0)),
+        ("conv2d", layer_case("conv2d", CONV_GEOMETRIES[1], np.float64, 0)),
+        ("max_pool2d", layer_case("max_pool2d", POOL_GEOMETRIES[0], np.float64, 0)),
+        ("avg_pool2d", layer_case("avg_pool2d", POOL_GEOMETRIES[0], np.float64, 0)),
     ],
     ids=["conv2d", "max_pool2d", "avg_pool2d"],
 )
@@ -457,15 +423,19 @@ def test_pool_refuses_bad_input(
 # ---------------------------------------------------------------- 5. every classic mistake is caught
 
 #: One geometry per layer for the catalog (the entry's config sets stride, padding, window); float64 only.
-MISTAKE_X, MISTAKE_W = (2, 3, 7, 6), (4, 3, 3, 2)
+#: The shapes of the first conv geometry: x (2, 3, 7, 6), w (4, 3, 3, 2).
+MISTAKE_SHAPES = CONV_GEOMETRIES[0][0]
 MISTAKES = {**CONV_MISTAKES, **POOL_MISTAKES}
 
 
-def mistake_case(mistake: LayerMistake) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
+def mistake_case(mistake: LayerMistake, seed: int = 7) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
+    """The entry's layer at its ``config`` (stride and padding 1 and 0 by default) on the first conv geometry."""
     c = mistake.config
     if mistake.layer == "conv2d":
-        return conv_case((MISTAKE_X, MISTAKE_W, c.get("stride", 1), c.get("padding", 0)), np.float64, 7)
-    return pool_case((MISTAKE_X, c["kernel_size"], c.get("stride")), np.float64, 7)
+        config = {"stride": c.get("stride", 1), "padding": c.get("padding", 0)}
+        return layer_case("conv2d", (dict(MISTAKE_SHAPES), config), np.float64, seed)
+    config = {"kernel_size": c["kernel_size"], "stride": c.get("stride")}
+    return layer_case(mistake.layer, ({"x": MISTAKE_SHAPES["x"]}, config), np.float64, seed)
 
 
 @pytest.mark.parametrize("name", sorted(MISTAKES))
@@ -486,7 +456,7 @@ def test_every_catalog_mistake_fails_the_property_comparison(name: str) -> None:
 def test_overwriting_pool_passes_without_overlap() -> None:
     """Why the catalog configures ``=`` for ``+=`` with overlapping windows: at 2x2 stride 2 it is right."""
     mistake = POOL_MISTAKES["max_pool_overwrites"]
-    inputs, config = pool_case(POOL_GEOMETRIES[1], np.float64, 3)  # 2x2, stride None: no overlap
+    inputs, config = layer_case("max_pool2d", POOL_GEOMETRIES[1], np.float64, 3)  # 2x2, stride None: no overlap
     dout, wrong = run_manual("max_pool2d", inputs, config, 3, backward=mistake.backward)
     assert all(ok for ok, _, _ in compare("max_pool2d", config, inputs, dout, wrong).values())
 
@@ -494,6 +464,6 @@ def test_overwriting_pool_passes_without_overlap() -> None:
 def test_negative_end_crop_passes_with_padding() -> None:
     """Why the catalog configures the ``p:-p`` crop at padding 0: at padding 1 it is right."""
     mistake = CONV_MISTAKES["dx_cropped_with_negative_end"]
-    inputs, config = conv_case((MISTAKE_X, MISTAKE_W, 1, 1), np.float64, 3)
+    inputs, config = layer_case("conv2d", (dict(MISTAKE_SHAPES), {"stride": 1, "padding": 1}), np.float64, 3)
     dout, wrong = run_manual("conv2d", inputs, config, 3, backward=mistake.backward)
     assert all(ok for ok, _, _ in compare("conv2d", config, inputs, dout, wrong).values())

@@ -53,15 +53,16 @@ plain NumPy, independently of the layer code. Per layer:
 
 For float64 the largest ``n`` drawn here (``gelu``, 20) gives
 ``rtol = 8 * 20 * 1.1e-16 = 1.8e-14``; for float32 ``9.5e-6``; a wrong backward
-is off by order 1. Kinks: relu and leaky relu inputs are drawn with
-``|x| >= 0.01 * scale`` by construction (every element-wise input, in fact), so
+is off by order 1. Kinks: relu and leaky relu inputs are built with
+``|x| >= 0.1 * scale`` by construction (every element-wise input, in fact:
+``bp_autodiff.layer_strategies.build_case``, which builds every input here), so
 both sides differentiate the same branch; the layers' inputs are exact on both
 sides, so any nonzero margin would do.
 
 JAX compiles the jitted ``vjp`` once per layer, shape and dtype: shapes come from
-a few buckets per layer, so the compilations stay few (and JAX's persistent
-cache, ``tests/conftest.py``, keeps them between runs); settings (``slope``,
-``p``) are traced arguments, not constants.
+the few entries per layer of ``bp_autodiff.layer_strategies.MENUS``, so the
+compilations stay few (and JAX's persistent cache, ``tests/conftest.py``, keeps
+them between runs); settings (``slope``, ``p``) are traced arguments, not constants.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ from bp_autodiff.catalog import dropout as dropout_catalog
 from bp_autodiff.catalog import embedding as embedding_catalog
 from bp_autodiff.catalog import linear as linear_catalog
 from bp_autodiff.catalog.layer_mistake import LayerMistake
+from bp_autodiff.layer_strategies import MENUS, build_case
 from bp_autodiff.witness.layers import activations as activation_twins
 from bp_autodiff.witness.layers.dropout import dropout as dropout_twin
 from bp_autodiff.witness.layers.embedding import embedding as embedding_twin
@@ -186,18 +188,11 @@ class Case(NamedTuple):
         return f"{self.layer}({shapes}, {self.config}) {np.dtype(self.dtype).name}"
 
 
-def _off_kinks(x: np.ndarray, scale: float) -> np.ndarray:
-    """``x`` with every entry moved to ``|x| >= 0.01 * scale``, keeping its sign (relu's kink at 0)."""
-    margin = 0.01 * scale
-    return np.where(np.abs(x) < margin, np.copysign(margin, x) + x, x)
-
-
-def linear_case(
-    rng: np.random.Generator, lead: tuple[int, ...], D_in: int, D_out: int, bias: bool, dtype: Any, scale: float
-) -> Case:
-    x = (scale * rng.normal(size=(*lead, D_in))).astype(dtype)
-    W = rng.normal(0.0, 1.0, size=(D_out, D_in)).astype(dtype)
-    b = rng.normal(size=D_out).astype(dtype) if bias else None
+def linear_case(rng: np.random.Generator, shapes: dict[str, Any], dtype: Any, scale: float) -> Case:
+    """``x = scale * z``, ``W`` and ``b`` standard normal (``b`` absent where its shape is None), built by
+    ``layer_strategies.build_case`` from ``rng``; ``dout`` from ``rng`` after them."""
+    x, W, b = build_case("linear", rng, shapes, {}, dtype, scale={"x": scale}).inputs.values()
+    lead, (D_out, D_in), bias = x.shape[:-1], W.shape, b is not None
     dout = rng.normal(size=(*lead, D_out)).astype(dtype)
     M = math.prod(lead)
     x2, d2 = np.abs(x.astype(np.float64)).reshape(M, D_in), np.abs(dout.astype(np.float64)).reshape(M, D_out)
@@ -216,9 +211,10 @@ def linear_case(
 def elementwise_case(
     name: str, rng: np.random.Generator, shape: tuple[int, ...], dtype: Any, scale: float, slope: float = 0.01
 ) -> Case:
-    x = _off_kinks(scale * rng.normal(size=shape), scale).astype(dtype)
-    dout = rng.normal(size=shape).astype(dtype)
+    """``x`` of either sign with ``|x| >= 0.1 scale`` (``layer_strategies.build_case``), then ``dout``."""
     config = {"slope": slope} if name == "leaky_relu" else {}
+    x = build_case(name, rng, {"x": shape}, config, dtype, scale=scale).inputs["x"]
+    dout = rng.normal(size=shape).astype(dtype)
     x64 = x.astype(np.float64)
     n = ELEMENTWISE_OPS[name]
     budgets = {
@@ -229,8 +225,9 @@ def elementwise_case(
 
 
 def dropout_case(rng: np.random.Generator, shape: tuple[int, ...], p: float, dtype: Any, scale: float) -> Case:
-    x = (scale * rng.normal(size=shape)).astype(dtype)
-    mask = layers.dropout_mask(shape, p, rng)
+    """``x = scale * z`` and the mask of ``layers.dropout_mask`` (``layer_strategies.build_case``), then ``dout``."""
+    shapes = {"x": shape, "mask": shape}
+    x, mask = build_case("dropout", rng, shapes, {"p": p}, dtype, scale={"x": scale}).inputs.values()
     dout = rng.normal(size=shape).astype(dtype)
     budgets = {
         "out": Budget(3, float(np.max(np.abs(x.astype(np.float64)))) / (1.0 - p)),
@@ -240,8 +237,9 @@ def dropout_case(rng: np.random.Generator, shape: tuple[int, ...], p: float, dty
 
 
 def embedding_case(rng: np.random.Generator, shape: tuple[int, ...], V: int, D: int, dtype: Any, scale: float) -> Case:
-    indices = rng.integers(0, V, size=shape)
-    E = (scale * rng.normal(size=(V, D))).astype(dtype)
+    """Indices in ``[0, V)`` (the first two equal) and ``E = scale * z`` (``layer_strategies.build_case``)."""
+    shapes = {"indices": shape, "E": (V, D)}
+    indices, E = build_case("embedding", rng, shapes, {}, dtype, scale={"E": scale}).inputs.values()
     dout = rng.normal(size=(*shape, D)).astype(dtype)
     onehot = (indices.reshape(-1)[:, None] == np.arange(V)).astype(np.float64)  # (M, V)
     repeats = int(onehot.sum(axis=0).max(initial=1.0))
@@ -331,19 +329,20 @@ def assert_matches(case: Case) -> None:
 SEEDS = st.integers(0, 2**32 - 1)
 
 
+#: The shapes of each layer's menu (``layer_strategies.MENUS``): one, a batch, two leading axes; D_in > D_out and
+#: D_in = 1; with and without a bias; 1-D and 3-D element-wise inputs; more indices than rows (repeats).
+MENU: dict[str, list[dict[str, Any]]] = {layer: [shapes for shapes, _ in MENUS[layer]] for layer in LAYERS}
+
+
 @settings(max_examples=examples(0.25))
 @given(
-    lead=st.sampled_from([(), (6,), (2, 3)]),
-    dims=st.sampled_from([(4, 3), (1, 5)]),
-    bias=st.booleans(),
+    shapes=st.sampled_from(MENU["linear"]),
     dtype=st.sampled_from(DTYPES),
     scale=st.sampled_from([0.1, 1.0, 10.0]),
     seed=SEEDS,
 )
-def test_linear_gradients_equal_jax(
-    lead: tuple[int, ...], dims: tuple[int, int], bias: bool, dtype: Any, scale: float, seed: int
-) -> None:
-    assert_matches(linear_case(np.random.default_rng(seed), lead, *dims, bias, dtype, scale))
+def test_linear_gradients_equal_jax(shapes: dict[str, Any], dtype: Any, scale: float, seed: int) -> None:
+    assert_matches(linear_case(np.random.default_rng(seed), shapes, dtype, scale))
 
 
 #: Input scales per activation: into saturation for the bounded ones; gelu up to where its
@@ -354,7 +353,7 @@ SCALES = {"gelu": [0.1, 1.0, 2.0], "relu": [0.1, 1.0, 30.0], "leaky_relu": [0.1,
 @pytest.mark.parametrize("name", ELEMENTWISE)
 @settings(max_examples=examples(0.15))
 @given(
-    shape=st.sampled_from([(11,), (3, 2, 4)]),
+    shape=st.sampled_from([shapes["x"] for shapes in MENU["relu"]]),
     dtype=st.sampled_from(DTYPES),
     scale_index=st.integers(0, 3),
     slope=st.one_of(st.just(0.01), st.floats(-2.0, 2.0)),
@@ -370,7 +369,7 @@ def test_elementwise_gradients_equal_jax(
 
 @settings(max_examples=examples(0.2))
 @given(
-    shape=st.sampled_from([(7,), (3, 4)]),
+    shape=st.sampled_from([shapes["x"] for shapes in MENU["dropout"]]),
     p=st.one_of(st.just(0.0), st.floats(0.0, 0.95)),
     dtype=st.sampled_from(DTYPES),
     scale=st.sampled_from([0.1, 1.0, 10.0]),
@@ -382,14 +381,14 @@ def test_dropout_gradients_equal_jax(shape: tuple[int, ...], p: float, dtype: An
 
 @settings(max_examples=examples(0.2))
 @given(
-    shape=st.sampled_from([(6,), (2, 5)]),
-    V=st.sampled_from([3, 7]),
+    shapes=st.sampled_from(MENU["embedding"]),
     dtype=st.sampled_from(DTYPES),
     scale=st.sampled_from([0.1, 1.0, 10.0]),
     seed=SEEDS,
 )
-def test_embedding_gradients_equal_jax(shape: tuple[int, ...], V: int, dtype: Any, scale: float, seed: int) -> None:
-    assert_matches(embedding_case(np.random.default_rng(seed), shape, V, 4, dtype, scale))
+def test_embedding_gradients_equal_jax(shapes: dict[str, Any], dtype: Any, scale: float, seed: int) -> None:
+    V, D = shapes["E"]
+    assert_matches(embedding_case(np.random.default_rng(seed), shapes["indices"], V, D, dtype, scale))
 
 
 # --- fixed cases: one per layer, for the jit, purity and catalog tests ---------------------------------
@@ -401,7 +400,7 @@ def fixed_case(layer: str, dtype: Any = np.float64, config: dict[str, Any] | Non
     rng = np.random.default_rng(seed)
     config = config or {}
     if layer == "linear":
-        return linear_case(rng, (2, 3), 4, 4, True, dtype, 1.0)
+        return linear_case(rng, {"x": (2, 3, 4), "W": (4, 4), "b": (4,)}, dtype, 1.0)
     if layer == "dropout":
         return dropout_case(rng, (4, 6), config.get("p", 0.5), dtype, 1.0)
     if layer == "embedding":

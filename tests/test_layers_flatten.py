@@ -22,18 +22,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bp_autodiff.catalog.flatten import MISTAKES
+from bp_autodiff.layer_strategies import MENUS, build_case
 from bp_autodiff.witness.layers.flatten import flatten as flatten_twin
 from bp_manual import layers
 from strategies import examples
 
-#: Shapes from a menu (each new shape and pair of axes is a JAX compilation): 1 to 5 axes, sizes 1 to 4.
-SHAPES = [(3,), (2, 3), (2, 1, 4), (2, 3, 4, 3), (1, 2, 3, 2, 2)]
+#: Shapes from ``layer_strategies.MENUS`` (each new shape and pair of axes is a JAX compilation): 1 to 5 axes.
+SHAPES = [shapes["x"] for shapes, _ in MENUS["flatten"]]
+
+
+def x_of(shape: tuple[int, ...], dtype: Any, rng: np.random.Generator) -> np.ndarray:
+    """The input, built by ``layer_strategies.build_case`` (advancing ``rng``)."""
+    x: np.ndarray = build_case("flatten", rng, {"x": shape}, {}, dtype).inputs["x"]
+    return x
 
 
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[tuple[int, ...], int, int, Any, int]:
     """A shape of the menu, a valid ``(start_dim, end_dim)`` (each possibly negative), a dtype, a seed."""
     shape = draw(st.sampled_from(SHAPES))
+    assert shape is not None
     start = draw(st.integers(0, len(shape) - 1))
     end = draw(st.integers(start, len(shape) - 1))
     if draw(st.booleans()):
@@ -60,7 +68,7 @@ def twin_vjp(x: jax.Array, dout: jax.Array, start: int, end: int) -> tuple[jax.A
 def test_flatten_equals_jax_vjp_of_its_twin_bit_for_bit(case: tuple[Any, ...]) -> None:
     shape, start, end, dtype, seed = case
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=shape).astype(dtype)
+    x = x_of(shape, dtype, rng)
     out, cache = layers.flatten_forward(x, start, end)
     assert out.shape == _expected_shape(shape, start, end) and out.dtype == dtype
     dout = rng.normal(size=out.shape).astype(dtype)
@@ -76,13 +84,13 @@ def test_flatten_equals_jax_vjp_of_its_twin_bit_for_bit(case: tuple[Any, ...]) -
 def test_flatten_equals_torch_flatten(case: tuple[Any, ...]) -> None:
     torch = pytest.importorskip("torch")
     shape, start, end, dtype, seed = case
-    x = np.random.default_rng(seed).normal(size=shape).astype(dtype)
+    x = x_of(shape, dtype, np.random.default_rng(seed))
     out, _ = layers.flatten_forward(x, start, end)
     np.testing.assert_array_equal(out, torch.flatten(torch.from_numpy(x), start, end).numpy(), strict=True)
 
 
 def test_the_pair_runs_under_jit() -> None:
-    x = np.random.default_rng(0).normal(size=(2, 3, 4, 5)).astype(np.float32)
+    x = x_of((2, 3, 4, 5), np.float32, np.random.default_rng(0))
 
     def pair(a: jax.Array) -> tuple[jax.Array, jax.Array]:
         out, cache = layers.flatten_forward(a)
@@ -100,7 +108,7 @@ def test_the_catalog_mistake_fails_the_comparison_and_hides_with_one_channel() -
     assert mistake.layer == "flatten" and mistake.wrong == ("x",)
     rng = np.random.default_rng(1)
     for channels, hidden in ((3, False), (1, True)):
-        x = rng.normal(size=(2, channels, 4, 3))
+        x = x_of((2, channels, 4, 3), np.float64, rng)
         out, cache = layers.flatten_forward(x)
         dout = rng.normal(size=out.shape)
         (right,) = layers.flatten_backward(dout, cache)

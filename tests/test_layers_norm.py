@@ -2,9 +2,11 @@
 (``bp_autodiff.witness.layers``), the forward and gradients against ``torch.nn.functional``, the pair under
 ``jax.jit``, argument errors, and every entry of the mistake catalog caught.
 
-Inputs: ``gamma`` and ``beta`` random normal (``gamma = 1``, the usual initial value, hides a ``dx`` without
-``gamma``: :func:`test_gamma_one_hides_gamma_left_out`), ``dout`` random normal (an all-ones ``dout`` makes the true
-``dx`` exactly 0: :func:`test_all_ones_dout_makes_dx_zero`), ``x`` with a random offset and spread.
+Inputs (built by ``bp_autodiff.layer_strategies.build_case``, shapes from its ``MENUS`` and ``geometries``):
+``gamma`` of either sign with ``|gamma|`` in ``[0.5, 2]`` and ``beta`` random normal (``gamma = 1``, the usual
+initial value, hides a ``dx`` without ``gamma``: :func:`test_gamma_one_hides_gamma_left_out`), ``dout`` random normal
+(an all-ones ``dout`` makes the true ``dx`` exactly 0: :func:`test_all_ones_dout_makes_dx_zero`), ``x`` with a random
+offset and spread.
 
 Tolerance (derived; the error model of ``bp_autodiff.tolerance``). Each statistic is a mean over the ``M`` entries
 of a group (a feature's batch for batch norm, a sample's ``D`` features for layer norm); the backward pass takes
@@ -48,6 +50,8 @@ from hypothesis import strategies as st
 
 from bp_autodiff.catalog.layer_mistake import LayerMistake
 from bp_autodiff.catalog.norm import MISTAKES
+from bp_autodiff.layer_strategies import MENUS, geometries
+from bp_autodiff.layer_strategies import build_case as build
 from bp_autodiff.witness.layers.norm import batch_norm as batch_norm_twin
 from bp_autodiff.witness.layers.norm import layer_norm as layer_norm_twin
 from bp_manual import layers
@@ -70,10 +74,7 @@ NAMES = ("out", "x", "gamma", "beta")
 
 #: x shapes the JAX properties draw from: 2-D and 4-D batch norm, a batch of 2, a batch of 1 with 4 positions;
 #: layer norm on 1-D, 2-D and 3-D inputs.
-SHAPES = {
-    "batch_norm": [(8, 5), (2, 3), (3, 2, 4, 5), (1, 3, 2, 2)],
-    "layer_norm": [(4, 6), (2, 3, 5), (7,), (5, 2)],
-}
+SHAPES: dict[str, list[Any]] = {n: [shapes["x"] for shapes, _ in MENUS[n]] for n in ("batch_norm", "layer_norm")}
 
 #: The JAX twin of each layer under test.
 TWINS = {"batch_norm": batch_norm_twin, "layer_norm": layer_norm_twin}
@@ -145,12 +146,11 @@ def compare(
 def norm_case(
     layer: str, shape: tuple[int, ...], dtype: Any, seed: int, loc: float = 0.0, spread: float = 1.0
 ) -> tuple[np.ndarray, ...]:
-    rng = np.random.default_rng(seed)
-    features = shape[1] if layer == "batch_norm" else shape[-1]
-    x = loc + spread * rng.normal(0.0, 1.0, shape)
-    gamma = rng.normal(0.0, 1.0, features)  # random: gamma = 1 would hide a dx without gamma
-    beta = rng.normal(0.0, 1.0, features)
-    return x.astype(dtype), gamma.astype(dtype), beta.astype(dtype)
+    """``(x, gamma, beta)`` built by ``layer_strategies.build_case``: ``x = loc + spread * z``."""
+    features = (shape[1],) if layer == "batch_norm" else (shape[-1],)
+    shapes = {"x": shape, "gamma": features, "beta": features}
+    case = build(layer, np.random.default_rng(seed), shapes, {}, dtype, scale={"x": spread}, loc={"x": loc})
+    return tuple(case.inputs.values())
 
 
 def run_manual(
@@ -207,16 +207,12 @@ def torch_arrays(layer: str, inputs: tuple[np.ndarray, ...], dout: np.ndarray) -
     return [out.detach().numpy(), *(g.numpy() for g in grads)]
 
 
-@st.composite
-def random_shapes(draw: st.DrawFn, layer: str) -> tuple[int, ...]:
-    """Batch norm: ``(N, D)`` or ``(N, C, H, W)``, more than one value per feature; layer norm: 1 to 4 axes, D >= 2."""
-    if layer == "batch_norm":
-        if draw(st.booleans()):
-            return (draw(st.integers(2, 16)), draw(st.integers(1, 6)))
-        shape = tuple(draw(st.integers(1, 4)) for _ in range(4))
-        return shape if shape[0] * shape[2] * shape[3] > 1 else (2, *shape[1:])
-    lead = tuple(draw(st.lists(st.integers(1, 4), max_size=3)))
-    return (*lead, draw(st.integers(2, 12)))
+#: Batch norm: ``(N, D)`` (N 2..16, D 1..6) or ``(N, C, H, W)`` (sizes 1..4), more than one value per feature;
+#: layer norm: 1 to 4 axes, D 2..12 (``layer_strategies.geometries``).
+RANDOM_SHAPES = {
+    "batch_norm": geometries("batch_norm", N=(2, 16), C=(1, 6), N4=(1, 4), HW=(1, 4)),
+    "layer_norm": geometries("layer_norm", lead=(0, 3), size=(1, 4), D=(2, 12)),
+}
 
 
 @pytest.mark.parametrize("layer", ["batch_norm", "layer_norm"])
@@ -224,7 +220,8 @@ def random_shapes(draw: st.DrawFn, layer: str) -> tuple[int, ...]:
 @given(data=st.data(), dtype=st.sampled_from(DTYPES), seed=SEEDS, loc=st.floats(-3.0, 3.0))
 def test_norm_equals_torch_at_random_shapes(layer: str, data: st.DataObject, dtype: Any, seed: int, loc: float) -> None:
     """Forward equals ``F.batch_norm(..., training=True)``/``F.layer_norm``; gradients equal torch.autograd's."""
-    shape = data.draw(random_shapes(layer), label="shape")
+    shape = data.draw(RANDOM_SHAPES[layer], label="geometry")[0]["x"]
+    assert shape is not None
     inputs = norm_case(layer, shape, dtype, seed, loc)
     dout, manual = run_manual(layer, inputs, seed)
     ref = torch_arrays(layer, inputs, dout)

@@ -83,7 +83,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,7 @@ from bp_autodiff.catalog import attention as attention_catalog
 from bp_autodiff.catalog import recurrent as recurrent_catalog
 from bp_autodiff.catalog import softmax as softmax_catalog
 from bp_autodiff.catalog.layer_mistake import LayerMistake
+from bp_autodiff.layer_strategies import build_case, draw_choose, random_geometry
 from bp_autodiff.witness.layers import attention as witness_attention
 from bp_autodiff.witness.layers import recurrent as witness_recurrent
 from bp_autodiff.witness.layers import softmax as witness_softmax
@@ -133,12 +134,6 @@ class Case:
     def describe(self) -> str:
         shapes = ", ".join(f"{k} {v.shape}" for k, v in self.inputs.items())
         return f"{self.layer}({shapes}, {self.config}) {self.dtype.name}"
-
-
-def _rng_arrays(seed: int, dtype: type, **specs: tuple[tuple[int, ...], float]) -> dict[str, np.ndarray]:
-    """Normal arrays ``name=(shape, std)`` from one seeded generator, cast to ``dtype``."""
-    rng = np.random.default_rng(seed)
-    return {name: rng.normal(0.0, std, shape).astype(dtype) for name, (shape, std) in specs.items()}
 
 
 # ------------------------------------------------------------------ witness runs
@@ -548,68 +543,60 @@ def assert_matches(case: Case, reference: Reference | None = None, key: str = ""
 SEEDS = st.integers(0, 2**32 - 1)
 
 
+def fixed_geometry_case(
+    layer: str,
+    rng: np.random.Generator,
+    geometry: tuple[Mapping[str, Any], Mapping[str, Any]],
+    dtype: type,
+    **scales: float,
+) -> Case:
+    """The inputs at ``geometry`` (``layer_strategies.build_case``, each named input scaled by ``scales``), then a
+    standard normal ``dout`` of the output's shape from the same ``rng``."""
+    built = build_case(layer, rng, *geometry, dtype, scale=scales)
+    out, _ = getattr(layers, f"{layer}_forward")(*built.inputs.values(), **built.config)
+    return Case(layer, built.inputs, built.config, rng.normal(0.0, 1.0, np.shape(out)).astype(dtype))
+
+
 @st.composite
 def softmax_cases(draw: st.DrawFn, layer: str, dtype: type) -> Case:
-    ndim = draw(st.integers(1, 3))
-    shape = draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim))
-    axis = draw(st.integers(-ndim, ndim - 1))
-    shape[axis] = draw(st.integers(1, SOFTMAX_BUCKET[1]))
+    """1 to 3 axes of 1 to 3 entries, ``axis`` anywhere, up to ``SOFTMAX_BUCKET[1]`` entries along it."""
+    geometry = random_geometry(layer, draw_choose(draw), rank=(1, 3), size=(1, 3), K=(1, SOFTMAX_BUCKET[1]))
     scale = draw(st.sampled_from([0.1, 1.0, 4.0, 30.0]))
-    a = _rng_arrays(draw(SEEDS), dtype, x=(tuple(shape), scale), dout=(tuple(shape), 1.0))
-    return Case(layer, {"x": a["x"]}, {"axis": axis}, a["dout"])
+    return fixed_geometry_case(layer, np.random.default_rng(draw(SEEDS)), geometry, dtype, x=scale)
 
 
 @st.composite
 def cross_entropy_cases(draw: st.DrawFn, dtype: type) -> Case:
-    N, K = draw(st.integers(1, CE_BUCKET[0])), draw(st.integers(1, CE_BUCKET[1]))
+    """Up to ``CE_BUCKET`` rows and classes; ``dout`` a scalar of either sign, never 1."""
+    geometry = random_geometry("cross_entropy", draw_choose(draw), N=(1, CE_BUCKET[0]), K=(1, CE_BUCKET[1]))
     scale = draw(st.sampled_from([0.1, 1.0, 4.0, 30.0]))
-    seed = draw(SEEDS)
-    a = _rng_arrays(seed, dtype, logits=((N, K), scale))
-    rng = np.random.default_rng(seed + 1)
-    dout = dtype(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0))  # a scalar, never 1
-    return Case("cross_entropy", {"logits": a["logits"], "labels": rng.integers(0, K, N)}, {}, np.asarray(dout))
+    rng = np.random.default_rng(draw(SEEDS))
+    case = fixed_geometry_case("cross_entropy", rng, geometry, dtype, logits=scale)
+    case.dout = np.asarray(dtype(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)))
+    return case
 
 
 @st.composite
 def recurrent_cases(draw: st.DrawFn, layer: str, dtype: type, T: int | None = None) -> Case:
+    """Up to ``RNN_BUCKET``; weights at ``gain / sqrt(fan_in)``, inputs at ``x_scale`` (``build_case``)."""
     B = RNN_BUCKET
-    N, D, H = draw(st.integers(1, B["N"])), draw(st.integers(1, B["D"])), draw(st.integers(1, B["H"]))
-    T = T or draw(st.integers(1, B["T"]))
-    G = 4 if layer == "lstm" else 1
+    steps = (T, T) if T else (1, B["T"])
+    geometry = random_geometry(layer, draw_choose(draw), N=(1, B["N"]), T=steps, D=(1, B["D"]), H=(1, B["H"]))
     gain = draw(st.sampled_from([0.5, 1.0, 2.0]))
     x_scale = draw(st.sampled_from([0.3, 1.0, 3.0]))
-    states = {"h0": ((N, H), 0.5), "c0": ((N, H), 1.0)} if G == 4 else {"h0": ((N, H), 0.5)}
-    a = _rng_arrays(
-        draw(SEEDS),
-        dtype,
-        x=((N, T, D), x_scale),
-        **states,
-        Wx=((G * H, D), gain / math.sqrt(D)),
-        Wh=((G * H, H), gain / math.sqrt(H)),
-        b=((G * H,), 0.5),
-        dout=((N, T, H), 1.0),
-    )
-    dout = a.pop("dout")
-    return Case(layer, a, {}, dout)
+    return fixed_geometry_case(layer, np.random.default_rng(draw(SEEDS)), geometry, dtype, x=x_scale, Wx=gain, Wh=gain)
 
 
 @st.composite
 def attention_cases(draw: st.DrawFn, dtype: type, causal: bool | None = None) -> Case:
+    """Up to ``ATTENTION_BUCKET`` (``d`` one less: the key-padding feature); as many, fewer or more keys than
+    queries, ``causal`` or not."""
     B = ATTENTION_BUCKET
-    N, T, S = draw(st.integers(1, B["N"])), draw(st.integers(1, B["T"])), draw(st.integers(1, B["S"]))
-    d, dv = draw(st.integers(1, B["d"] - 1)), draw(st.integers(1, B["dv"]))
-    causal = draw(st.booleans()) if causal is None else causal
+    bounds = {"N": (1, B["N"]), "T": (1, B["T"]), "S": (1, B["S"]), "d": (1, B["d"] - 1), "dv": (1, B["dv"])}
+    config = None if causal is None else {"causal": causal}
+    geometry = random_geometry("attention", draw_choose(draw), config=config, **bounds)
     scale = draw(st.sampled_from([0.3, 1.0, 3.0]))
-    a = _rng_arrays(
-        draw(SEEDS),
-        dtype,
-        q=((N, T, d), scale),
-        k=((N, S, d), scale),
-        v=((N, S, dv), 1.0),
-        dout=((N, T, dv), 1.0),
-    )
-    dout = a.pop("dout")
-    return Case("attention", a, {"causal": causal}, dout)
+    return fixed_geometry_case("attention", np.random.default_rng(draw(SEEDS)), geometry, dtype, q=scale, k=scale)
 
 
 # ------------------------------------------------------------------ 1. the property tests
@@ -653,27 +640,17 @@ def fixed_case(layer: str, dtype: type, config: dict[str, Any] | None = None, se
     ``N = 4`` and ``dout != 1`` (cross-entropy), ``T = 4`` steps, ``d = 3`` and ``T = S``."""
     config = config or {}
     rng = np.random.default_rng(seed)
-
-    def normal(*shape: int, std: float = 1.0) -> np.ndarray:
-        return rng.normal(0.0, std, shape).astype(dtype)
-
     if layer in ("softmax", "log_softmax"):
-        return Case(layer, {"x": normal(3, 5, std=2.0)}, {"axis": -1, **config}, normal(3, 5))
+        return fixed_geometry_case(layer, rng, ({"x": (3, 5)}, {"axis": -1, **config}), dtype, x=2.0)
     if layer == "cross_entropy":
-        return Case(layer, {"logits": normal(4, 5), "labels": rng.integers(0, 5, 4)}, config, np.asarray(dtype(1.7)))
+        case = fixed_geometry_case(layer, rng, ({"logits": (4, 5), "labels": (4,)}, config), dtype)
+        case.dout = np.asarray(dtype(1.7))
+        return case
     if layer in ("rnn", "lstm"):
-        N, D, H, G = 2, 3, 3, (4 if layer == "lstm" else 1)
-        states = {"h0": normal(N, H, std=0.5)} | ({"c0": normal(N, H)} if G == 4 else {})
-        inputs = {
-            "x": normal(N, T, D),
-            **states,
-            "Wx": normal(G * H, D, std=D**-0.5),
-            "Wh": normal(G * H, H, std=H**-0.5),
-            "b": normal(G * H, std=0.5),
-        }
-        return Case(layer, inputs, config, normal(N, T, H))
-    inputs = {"q": normal(2, 4, 3), "k": normal(2, 4, 3), "v": normal(2, 4, 2)}
-    return Case("attention", inputs, {"causal": False, **config}, normal(2, 4, 2))
+        shapes, _ = random_geometry(layer, lambda lo, hi: hi, N=(2, 2), T=(T, T), D=(3, 3), H=(3, 3))
+        return fixed_geometry_case(layer, rng, (shapes, config), dtype)
+    geometry = ({"q": (2, 4, 3), "k": (2, 4, 3), "v": (2, 4, 2)}, {"causal": False, **config})
+    return fixed_geometry_case("attention", rng, geometry, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

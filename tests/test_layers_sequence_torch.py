@@ -29,6 +29,7 @@ from test_layers_sequence import (
     assert_matches,
     attention_cases,
     cross_entropy_cases,
+    fixed_geometry_case,
     recurrent_cases,
     softmax_cases,
 )
@@ -100,9 +101,9 @@ def test_forward_and_gradients_equal_torch(layer: str, dtype: type, data: st.Dat
 def test_causal_attention_with_unequal_lengths_is_torchs_top_left_mask(T: int, S: int) -> None:
     """``is_causal`` with ``T != S``: query ``t`` sees keys ``s <= t`` (the mask aligned at the
     top left, not at the bottom right as in some other libraries); every query sees key 0."""
-    rng = np.random.default_rng(T * 10 + S)
-    inputs = {"q": rng.normal(size=(2, T, 3)), "k": rng.normal(size=(2, S, 3)), "v": rng.normal(size=(2, S, 2))}
-    case = Case("attention", inputs, {"causal": True}, rng.normal(size=(2, T, 2)))
+    geometry = ({"q": (2, T, 3), "k": (2, S, 3), "v": (2, S, 2)}, {"causal": True})
+    case = fixed_geometry_case("attention", np.random.default_rng(T * 10 + S), geometry, np.float64)
+    inputs = case.inputs
     assert_matches(case, reference=torch_reference, key=" vs torch")
     # the top-left mask by hand: the first query's output is the first value exactly
     out, _ = torch_reference(case)

@@ -19,7 +19,11 @@ contract, ``forward(*inputs, **config) -> (out, cache)`` and
 - ``--layer NAME``: audit against the library layer ``NAME`` (its JAX twin is the
   reference, its catalog of classic mistakes names a match). Without a target,
   the library's own pair of that layer is audited (a self-check), on the
-  ``--input`` shapes or, where none are given, on :data:`DEFAULT_INPUTS`.
+  ``--input`` shapes or, where none are given, on the layer's default geometry
+  (:data:`bp_autodiff.layer_geometries.DEFAULTS`: small shapes, a batch and a channel
+  or feature axis of more than one, windows that do not overlap), its inputs
+  built by :func:`bp_autodiff.layer_builder.build_case` from
+  ``numpy.random.default_rng(--seed)``, off kinks and ties.
 
 What it is not for: the computation (all of it is in :mod:`bp_autodiff.auditor`).
 """
@@ -37,27 +41,8 @@ from bp_autodiff.auditor.adapters import LAYER_INPUTS
 from bp_autodiff.auditor.report import AuditReport
 from bp_autodiff.auditor.vjp import audit_vjp
 from bp_autodiff.cli.args import usage_error
-
-#: ``--input`` and ``--config`` for ``bp audit --layer NAME`` with no ``--input``: small shapes,
-#: a batch and a channel or feature axis of more than one, windows that do not overlap.
-DEFAULT_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    **{n: (("x=3,4",), ()) for n in ("relu", "sigmoid", "tanh", "softplus", "gelu", "leaky_relu")},
-    "linear": (("x=3,4", "W=5,4", "b=5"), ()),
-    "dropout": (("x=3,4", "mask=bool:3,4"), ("p=0.5",)),
-    "embedding": (("indices=int:4:6", "E=4,3"), ()),
-    "softmax": (("x=3,4",), ()),
-    "log_softmax": (("x=3,4",), ()),
-    "cross_entropy": (("logits=3,4", "labels=int:4:3"), ()),
-    "conv2d": (("x=2,3,5,5", "w=4,3,3,3", "b=4"), ("stride=2", "padding=1")),
-    "max_pool2d": (("x=2,3,4,4",), ("kernel_size=2",)),
-    "avg_pool2d": (("x=2,3,4,4",), ("kernel_size=2",)),
-    "batch_norm": (("x=4,3", "gamma=3", "beta=3"), ()),
-    "layer_norm": (("x=4,3", "gamma=3", "beta=3"), ()),
-    "rnn": (("x=2,3,4", "h0=2,5", "Wx=5,4", "Wh=5,5", "b=5"), ()),
-    "lstm": (("x=2,3,4", "h0=2,5", "c0=2,5", "Wx=20,4", "Wh=20,5", "b=20"), ()),
-    "attention": (("q=2,3,4", "k=2,3,4", "v=2,3,4"), ("causal=true",)),
-    "flatten": (("x=2,3,4",), ()),
-}
+from bp_autodiff.layer_builder import build_case
+from bp_autodiff.layer_geometries import DEFAULTS
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -137,25 +122,30 @@ def pair_options(
 ) -> tuple[list[tuple[str, str, int, tuple[int, ...]]], dict[str, Any]]:
     """The input specs and settings of the options, checked before any work.
 
-    ``library``: no target was given, so the library layer ``--layer`` is audited
-    and :data:`DEFAULT_INPUTS` fill in a missing ``--input``. Exits with a usage
-    error for an ``--input`` or ``--config`` given twice, a pair with no ``--input``,
-    or a ``--layer`` not in the library.
+    ``library``: no target was given, so the library layer ``--layer`` is audited;
+    without ``--input`` the specs are empty and :func:`run_pair` builds the inputs
+    at the layer's :data:`~bp_autodiff.layer_geometries.DEFAULTS` (whose settings
+    apply unless ``--config`` is given). Exits with a usage error for an ``--input``
+    or ``--config`` given twice, a pair with no ``--input``, a ``--layer`` not in
+    the library, or default inputs that ``--config`` leaves unbuildable (dropout without ``p``).
     """
     if args.layer is not None and args.layer not in LAYER_INPUTS:
         names = ", ".join(sorted(LAYER_INPUTS))
         usage_error(parser, "--layer", f"unknown layer {args.layer!r}; expected one of {names}")
     specs, settings = list(args.inputs or []), list(args.config or [])
-    if not specs and library:
-        texts, config_texts = DEFAULT_INPUTS[args.layer]
-        specs = [input_spec(t) for t in texts]
-        settings = settings or [config_value(t) for t in config_texts]
-    if not specs:
+    if not specs and not library:
         usage_error(parser, "--input", "a forward/backward pair needs its inputs, e.g. --input x=2,3,8,8")
     for flag, names_given in (("--input", [s[0] for s in specs]), ("--config", [k for k, _ in settings])):
         twice = sorted({n for n in names_given if names_given.count(n) > 1})
         if twice:
             usage_error(parser, flag, f"{twice[0]!r} is given more than once")
+    if not specs:  # the library layer at its default geometry
+        shapes, config = DEFAULTS[args.layer]
+        settings = settings or list(config.items())
+        try:
+            build_case(args.layer, np.random.default_rng(0), shapes, dict(settings))
+        except ValueError as error:
+            usage_error(parser, "--config", str(error).removeprefix("config: "))
     return specs, dict(settings)
 
 
@@ -165,8 +155,14 @@ def run_pair(
     settings: dict[str, Any],
     pair: tuple[Callable[..., Any], Callable[..., Any]] | None,
 ) -> AuditReport:
-    """Audit ``pair`` (None: the library layer ``--layer``) on the inputs of ``specs`` (:func:`pair_options`)."""
-    inputs = draw_inputs(specs, args.dtype, args.seed)
+    """Audit ``pair`` (None: the library layer ``--layer``) on the inputs of ``specs`` (:func:`pair_options`;
+    none: the library layer's default inputs, built by :func:`bp_autodiff.layer_builder.build_case`)."""
+    if specs:
+        inputs = draw_inputs(specs, args.dtype, args.seed)
+    else:
+        dtype = np.dtype(args.dtype).type
+        shapes = DEFAULTS[args.layer][0]
+        inputs = build_case(args.layer, np.random.default_rng(args.seed), shapes, settings, dtype).inputs
     forward, backward = pair if pair is not None else (None, None)
     return audit_vjp(
         forward,
