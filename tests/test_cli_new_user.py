@@ -11,6 +11,7 @@ and tests/test_readme.py, which run the docs' own commands.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ import stat
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -196,20 +198,28 @@ def test_6_a_closed_pipe_ends_bp_quietly_with_status_141() -> None:
         assert proc.stderr.read() == ""
 
 
-def _sigint_as_from_a_terminal() -> None:
-    """In the child, before ``exec``: SIGINT at its default action and not blocked, as a shell gives it to the
-    job in the foreground. A child inherits an ignored or blocked SIGINT from its parent, and a pytest-xdist worker
-    that ran other tests first may have one: then Python never raises KeyboardInterrupt (seen in full runs of the
-    suite: ``bp train`` trained on for the whole minute after the signal)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+@contextlib.contextmanager
+def _sigint_as_from_a_terminal() -> Iterator[None]:
+    """SIGINT handled (a handler becomes the default action in a child at ``exec``) and not blocked while a child
+    starts, as a shell gives it to the job in the foreground; restored after. A child inherits an ignored or blocked
+    SIGINT from its parent, and a pytest-xdist worker that ran other tests first may have one: then Python never
+    raises KeyboardInterrupt (seen in full runs of the suite: ``bp train`` trained on for the whole minute after the
+    signal). Done in this process, not in a ``preexec_fn``, which would make ``subprocess`` fork a process that
+    runs JAX's threads."""
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.signal(signal.SIGINT, handler)
 
 
 def test_6_ctrl_c_during_bp_train_is_one_line_and_status_130() -> None:
     argv = [sys.executable, "-m", "bp_autodiff.cli", "train", "--epochs", "100000"]
-    with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_as_from_a_terminal
-    ) as proc:
+    with _sigint_as_from_a_terminal():
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with proc:
         assert proc.stderr is not None
         assert proc.stderr.readline().startswith("bp train: digits")
         assert proc.stderr.readline().startswith("epoch   1/100000 ")  # it is training
