@@ -58,7 +58,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -66,9 +65,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/common.py, also when loaded from a path
-from common import MALLOC, pin_to_cpus, thread_env, write_table
+from common import MALLOC, run_worker, write_table
 
-ROOT = Path(__file__).resolve().parent.parent
 NAME = "bench_audit"
 #: layer -> (its catalog family, the catalog entry used as the wrong backward)
 LAYERS = {
@@ -315,19 +313,7 @@ def main() -> int:
     if args.worker:
         print(worker(args.repeat, args.threads, layers))
         return 0
-    done = subprocess.run(
-        [sys.executable, __file__, "--worker", *sys.argv[1:]],
-        cwd=ROOT,
-        env=thread_env(args.threads),
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=pin_to_cpus(args.threads),
-    )
-    if done.returncode:
-        sys.stderr.write(done.stderr[-5000:])
-        return done.returncode
-    text = done.stdout.strip()
+    text = run_worker(__file__, ["--worker", *sys.argv[1:]], args.threads)
     print(text)
     if args.out:
         write_table(Path(args.out), text, NAME)

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/common.py, also when loaded by path
-from common import MALLOC, ROOT, pin_to_cpus, thread_env, write_table
+from common import MALLOC, ROOT, pin_to_cpus, run_worker, thread_env, write_table
 
 DTYPES = ("float64", "float32")
 
@@ -169,18 +169,7 @@ def main() -> int:
     ]
     for threads in (int(t) for t in args.threads.split(",")):
         for dtype in DTYPES:
-            done = subprocess.run(
-                [sys.executable, __file__, "--worker", dtype, str(args.repeat)],
-                cwd=ROOT,
-                env=thread_env(threads),
-                capture_output=True,
-                text=True,
-                check=False,
-                preexec_fn=pin_to_cpus(threads),
-            )
-            if done.returncode:
-                raise RuntimeError(done.stderr[-3000:])
-            data = json.loads(done.stdout)
+            data = json.loads(run_worker(__file__, ["--worker", dtype, str(args.repeat)], threads))
             data["cases"] = tuple(data["cases"])
             lines.append(row(threads, dtype, "function", [Figures(**data)], False))
             lines.append(row(threads, dtype, "command", [command(dtype, threads) for _ in range(args.repeat)], True))
