@@ -35,21 +35,62 @@ What it is not for: computing gradients (:mod:`bp_autodiff.witness`,
 :mod:`bp_manual`) or the command line (:mod:`bp_autodiff.cli`).
 """
 
-from bp_autodiff.auditor.chain import audit_chain
-from bp_autodiff.auditor.forward import PredictFn, audit_forward
-from bp_autodiff.auditor.gradients import GradFn, audit
-from bp_autodiff.auditor.report import (
-    FORWARD_KINDS,
-    KINDS,
-    STEP_KINDS,
-    VJP_KINDS,
-    AuditReport,
-    Comparison,
-    Finding,
-    Localisation,
-)
-from bp_autodiff.auditor.step import StepFn, audit_step
-from bp_autodiff.auditor.vjp import audit_vjp
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> the module of this package it lives in. Imported on first use (PEP 562), so that a module
+#: of the package that needs no JAX (``tolerance``, ``report``, ``plot``) can be imported without the rest,
+#: and ``bp`` commands that do not audit (``bp train``, ``bp explain``, ``bp --help``) start without JAX.
+_LAZY = {
+    "audit_chain": "chain",
+    "PredictFn": "forward",
+    "audit_forward": "forward",
+    "GradFn": "gradients",
+    "audit": "gradients",
+    "FORWARD_KINDS": "report",
+    "KINDS": "report",
+    "STEP_KINDS": "report",
+    "VJP_KINDS": "report",
+    "AuditReport": "report",
+    "Comparison": "report",
+    "Finding": "report",
+    "Localisation": "report",
+    "StepFn": "step",
+    "audit_step": "step",
+    "audit_vjp": "vjp",
+}
+
+if TYPE_CHECKING:
+    from bp_autodiff.auditor.chain import audit_chain
+    from bp_autodiff.auditor.forward import PredictFn, audit_forward
+    from bp_autodiff.auditor.gradients import GradFn, audit
+    from bp_autodiff.auditor.report import (
+        FORWARD_KINDS,
+        KINDS,
+        STEP_KINDS,
+        VJP_KINDS,
+        AuditReport,
+        Comparison,
+        Finding,
+        Localisation,
+    )
+    from bp_autodiff.auditor.step import StepFn, audit_step
+    from bp_autodiff.auditor.vjp import audit_vjp
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"bp_autodiff.auditor.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bp_autodiff.auditor' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "FORWARD_KINDS",

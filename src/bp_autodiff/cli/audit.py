@@ -21,6 +21,10 @@ each failing array as expected, got and their difference
 (:func:`bp_autodiff.auditor.plot.plot_arrays` of ``report.arrays``).
 
 What it is not for: the computation (all of it is in :mod:`bp_autodiff.auditor`).
+
+The auditor's entry points and the catalog (which import JAX) are imported
+where an audit runs, not with this module: ``bp`` registers every subcommand
+at start-up, and the commands that audit nothing start without JAX.
 """
 
 from __future__ import annotations
@@ -39,12 +43,8 @@ from typing import Any
 import numpy as np
 
 import bp_manual
-from bp_autodiff import catalog
-from bp_autodiff.auditor.forward import audit_forward
-from bp_autodiff.auditor.gradients import audit
 from bp_autodiff.auditor.plot import plot_arrays
 from bp_autodiff.auditor.report import AuditReport
-from bp_autodiff.auditor.step import audit_step
 from bp_autodiff.cli.args import (
     Parser,
     layer_sizes,
@@ -207,6 +207,8 @@ def register(sub: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _catalog_mode(fn: object) -> str | None:
+    from bp_autodiff import catalog  # imports JAX: only when an audit runs (module docstring)
+
     for entry in catalog.CATALOG.values():
         if entry.function is fn:
             return entry.mode
@@ -219,6 +221,8 @@ _NETWORK_OPTIONS = ("sizes", "hidden", "output", "loss", "bias", "init", "batch"
 def _fill_defaults(args: argparse.Namespace, fn: object) -> None:
     """Options left out take the defaults; for a catalog entry given no network option
     at all, its example network (``catalog.EXAMPLES``), where its mistake shows."""
+    from bp_autodiff import catalog  # imports JAX: only when an audit runs (module docstring)
+
     name = next((n for n, e in catalog.CATALOG.items() if e.function is fn), None)
     if name is not None and all(getattr(args, o) is None for o in _NETWORK_OPTIONS):
         ex = catalog.EXAMPLES[name]
@@ -280,6 +284,8 @@ def _plot(report: AuditReport, path: str) -> None:
 
 
 def _run_network(args: argparse.Namespace, parser: argparse.ArgumentParser, fn: Callable[..., Any]) -> AuditReport:
+    from bp_autodiff.auditor import audit, audit_forward, audit_step  # import JAX: only here (module docstring)
+
     _fill_defaults(args, fn)
     spec = spec_from_args(args, parser)
     mode = args.mode or _catalog_mode(fn) or "grad"

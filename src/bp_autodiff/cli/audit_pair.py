@@ -26,6 +26,8 @@ contract, ``forward(*inputs, **config) -> (out, cache)`` and
   ``numpy.random.default_rng(--seed)``, off kinks and ties.
 
 What it is not for: the computation (all of it is in :mod:`bp_autodiff.auditor`).
+The auditor and the input builder (which import JAX) are imported where a pair
+is built or audited, not with this module (see :mod:`bp_autodiff.cli.audit`).
 """
 
 from __future__ import annotations
@@ -37,12 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from bp_autodiff.auditor.adapters import LAYER_INPUTS
 from bp_autodiff.auditor.report import AuditReport
-from bp_autodiff.auditor.vjp import audit_vjp
 from bp_autodiff.cli.args import usage_error
-from bp_autodiff.layer_builder import build_case
-from bp_autodiff.layer_geometries import DEFAULTS
+from bp_autodiff.layer_geometries import DEFAULTS, LAYERS
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -129,8 +128,10 @@ def pair_options(
     or ``--config`` given twice, a pair with no ``--input``, a ``--layer`` not in
     the library, or default inputs that ``--config`` leaves unbuildable (dropout without ``p``).
     """
-    if args.layer is not None and args.layer not in LAYER_INPUTS:
-        names = ", ".join(sorted(LAYER_INPUTS))
+    from bp_autodiff.layer_builder import build_case  # imports JAX: only when a pair is audited
+
+    if args.layer is not None and args.layer not in LAYERS:
+        names = ", ".join(sorted(LAYERS))
         usage_error(parser, "--layer", f"unknown layer {args.layer!r}; expected one of {names}")
     specs, settings = list(args.inputs or []), list(args.config or [])
     if not specs and not library:
@@ -157,6 +158,9 @@ def run_pair(
 ) -> AuditReport:
     """Audit ``pair`` (None: the library layer ``--layer``) on the inputs of ``specs`` (:func:`pair_options`;
     none: the library layer's default inputs, built by :func:`bp_autodiff.layer_builder.build_case`)."""
+    from bp_autodiff.auditor import audit_vjp  # imports JAX: only when a pair is audited
+    from bp_autodiff.layer_builder import build_case
+
     if specs:
         inputs = draw_inputs(specs, args.dtype, args.seed)
     else:

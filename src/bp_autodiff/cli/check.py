@@ -16,7 +16,6 @@ from typing import TextIO
 
 import numpy as np
 
-from bp_autodiff.auditor.check import check
 from bp_autodiff.cli.args import Parser, non_negative_int, positive_int
 from bp_manual import HIDDEN
 
@@ -73,6 +72,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "bp check: bp_manual's gradients vs JAX and finite differences, every activation x loss x init",
         file=sys.stderr,
     )
+    from bp_autodiff.auditor.check import check  # imports JAX: only when bp check runs, not with every bp command
+
     result = check(args.examples, args.seed, np.dtype(args.dtype).type, progress_bar(sys.stderr), hidden=args.hidden)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.render())
     return 0 if result.ok else 1

@@ -19,7 +19,6 @@ import argparse
 import json
 from typing import Any
 
-from bp_autodiff.auditor.trace import TRACE_BATCH, trace
 from bp_autodiff.cli.args import (
     Parser,
     add_spec_arguments,
@@ -53,7 +52,7 @@ def register(sub: argparse._SubParsersAction[Parser]) -> None:
         "--batch",
         type=positive_int,
         default=None,
-        help=f"batch size N (default: symbolic N; {TRACE_BATCH} for --trace)",
+        help="batch size N (default: symbolic N; 4 for --trace, auditor.trace.TRACE_BATCH)",
     )
     p.add_argument("--trace", action="store_true", help="run one step and compare every intermediate with JAX")
     p.add_argument(
@@ -76,9 +75,15 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.sizes is None:
         usage_error(parser, "--sizes", "required (or --layer NAME for one layer)")
     spec = spec_from_args(args, parser)
-    batch = args.batch if args.batch is not None or not args.trace else TRACE_BATCH
+    result = None
+    if args.trace:  # the trace runs JAX: imported only here, so that explaining alone starts without it
+        from bp_autodiff.auditor.trace import TRACE_BATCH, trace
+
+        batch = args.batch if args.batch is not None else TRACE_BATCH
+        result = trace(spec, batch, args.init, args.seed)
+    else:
+        batch = args.batch
     eqs = equations(spec, batch)
-    result = trace(spec, batch, args.init, args.seed) if args.trace else None
     if args.json:
         out: dict[str, Any] = to_dict(spec, eqs)
         if result is not None:
