@@ -28,11 +28,23 @@ of compiling them again. Two settings keep it cheap:
   cost of a run grows with the square of its writes. Without a limit the
   directory only grows by the few large executables a code change adds;
   delete ``.jax_cache/`` to reclaim it.
+
+Python's bytecode cache is on for the tests, even where ``PYTHONDONTWRITEBYTECODE``
+is set (as on this project's machines): a run starts about a hundred Python
+processes that import the project (``bp`` commands, the docs' commands, the
+plugin run as an outside project, the xdist workers), and without ``.pyc`` files
+each compiles the project's ~200 modules again, and each worker has pytest
+rewrite the assertions of every one of them (the ``pytest11`` entry point marks
+the whole distribution for rewriting). Measured: collecting the suite 12.5 s
+without the cache, 8.3 s with it; ``bp --version`` 1.5 s and 1.2 s (before the
+``bp`` command stopped importing JAX at start-up). The files go into
+``__pycache__/`` beside the sources (git ignores them), as Python's default does.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +53,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from tolerances import COUNTS, WORST
+
+sys.dont_write_bytecode = False  # for this process's imports from here on (the module docstring says why)
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # and for the processes the tests start
 
 if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     jax.config.update("jax_compilation_cache_dir", str(Path(__file__).resolve().parent.parent / ".jax_cache"))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import bp_manual
-from bp_autodiff import catalog
+from bp_autodiff import catalog, cli
 from bp_autodiff.auditor.check import check
 
 
@@ -37,14 +37,38 @@ def test_bp_check_json() -> None:
     assert "24/24" in result.stderr  # the progress bar
 
 
-def test_bp_audit_flags_a_catalog_entry_and_passes_the_reference(tmp_path) -> None:
-    result = _bp("audit", "bp_autodiff.catalog:sum_instead_of_mean", "--sizes", "4,8,3", "--batch", "5")
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "scale" in result.stdout and "c = 5 " in result.stdout
-    result = _bp("audit", "bp_manual:loss_and_grads", "--sizes", "3,4,2", "--hidden", "relu", "--no-bias")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "findings: none (ok)" in result.stdout
-    # a user's own file in the current directory, and the step mode chosen for a catalog update rule
+def _bp_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``bp ARGS`` in this process (``cli.main``): ``(exit status, stdout, stderr)``. A usage error's
+    ``SystemExit(2)`` becomes status 2. For the commands' logic; what only a real process shows (the exit
+    status a shell sees, imports from the current directory) is held by the subprocess tests (``_bp``)."""
+    capsys.readouterr()
+    try:
+        status = cli.main(list(args))
+    except SystemExit as exit_:
+        status = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_bp_audit_flags_a_catalog_entry_and_passes_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = _bp_here(
+        capsys, "audit", "bp_autodiff.catalog:sum_instead_of_mean", "--sizes", "4,8,3", "--batch", "5"
+    )
+    assert status == 1, out + err
+    assert "scale" in out and "c = 5 " in out
+    status, out, err = _bp_here(
+        capsys, "audit", "bp_manual:loss_and_grads", "--sizes", "3,4,2", "--hidden", "relu", "--no-bias"
+    )
+    assert status == 0, out + err
+    assert "findings: none (ok)" in out
+    # the step mode chosen for a catalog update rule
+    status, out, err = _bp_here(
+        capsys, "audit", "bp_autodiff.catalog:seed_published_train", "--hidden", "sigmoid", "--no-bias", "--batch", "1"
+    )
+    assert status == 1 and "ascent" in out, out + err
+
+
+def test_bp_audit_imports_the_users_file_from_the_current_directory(tmp_path) -> None:
     (tmp_path / "mine.py").write_text(
         "import bp_manual\n"
         "def grads(spec, params, X, Y):\n"
@@ -54,17 +78,15 @@ def test_bp_audit_flags_a_catalog_entry_and_passes_the_reference(tmp_path) -> No
     result = _bp("audit", "mine:grads", "--json", cwd=str(tmp_path))
     assert result.returncode == 1, result.stdout + result.stderr
     assert {f["kind"] for f in json.loads(result.stdout)["findings"]} == {"transpose"}
-    result = _bp(
-        "audit", "bp_autodiff.catalog:seed_published_train", "--hidden", "sigmoid", "--no-bias", "--batch", "1"
-    )
-    assert result.returncode == 1 and "ascent" in result.stdout, result.stdout + result.stderr
 
 
-def test_bp_audit_usage_errors_exit_2() -> None:
+def test_bp_audit_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     for args in (["nocolon"], ["no_such_module_xyz:f"], ["bp_manual:nope"], ["bp_manual:loss", "--sizes", "4"]):
-        result = _bp("audit", *args)
-        assert result.returncode == 2, (args, result.stdout, result.stderr)
-        assert "error:" in result.stderr
+        status, out, err = _bp_here(capsys, "audit", *args)
+        assert status == 2, (args, out, err)
+        assert "error:" in err
+    result = _bp("audit", "nocolon")  # and as a shell sees it
+    assert result.returncode == 2 and "bp audit: error:" in result.stderr, result.stderr
 
 
 def test_catalog_example_problems_fit_their_spec() -> None:

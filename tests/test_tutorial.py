@@ -31,7 +31,12 @@ def _block(marker: str) -> str:
 
 
 def _write_module(tmp_path: Path, source: str) -> ModuleType:
-    path = tmp_path / "my_backprop.py"
+    """``source`` as the module ``my_backprop.py``, in a directory of its own: a second version written to the
+    same path within the same second, with the same size, would be read from the first one's ``.pyc``
+    (Python checks a cached file by the source's mtime in seconds and its size; tests/conftest.py)."""
+    directory = tmp_path / f"version_{abs(hash(source))}"
+    directory.mkdir()
+    path = directory / "my_backprop.py"
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location(f"my_backprop_{abs(hash(source))}", path)
     assert spec is not None and spec.loader is not None
