@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ from bp_manual.layers import (
     conv2d_backward,
     conv2d_forward,
     layer_norm_forward,
+    max_pool2d_forward,
 )
 from bp_manual.layers.conv import correlate, dilate, windows
 from bp_manual.layers.norm import batch_norm_dx, normalize_backward, sum_of_products
@@ -32,6 +34,12 @@ SEEDS = st.integers(0, 2**32 - 1)
 DTYPES = [np.float32, np.float64]
 
 
+def pool_windows(x: np.ndarray, k: int, s: int) -> np.ndarray:
+    """The max pool's windows as the old forward gathered them: ``(C, k*k, N, OH, OW)`` (``windows``, reshaped)."""
+    cols = windows(x, k, k, s)
+    return cols.reshape(cols.shape[0], k * k, *cols.shape[3:])
+
+
 @settings(max_examples=examples(0.3), deadline=None)
 @given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.sampled_from([np.float32, np.float64]), SEEDS)
 def test_first_index_of_is_argmax_ties_included(k: int, s: int, levels: int, dtype: type, seed: int) -> None:
@@ -42,9 +50,8 @@ def test_first_index_of_is_argmax_ties_included(k: int, s: int, levels: int, dty
     """
     rng = np.random.default_rng(seed)
     x: np.ndarray = rng.integers(0, levels, size=(2, 3, 7, 8)).astype(dtype)
-    cols = windows(x, k, k, s)
-    cols = cols.reshape(cols.shape[0], k * k, *cols.shape[3:])
-    index = first_index_of(cols, cols.max(axis=1))
+    cols = pool_windows(x, k, s)
+    index = first_index_of([cols[:, a] for a in range(k * k)], cols.max(axis=1))
     np.testing.assert_array_equal(index, np.argmax(cols, axis=1))
     assert index.dtype.kind == "i"
 
@@ -53,8 +60,47 @@ def test_first_index_of_under_jit_is_argmax() -> None:
     """The same loop traced by ``jax.jit`` on JAX arrays gives ``jnp.argmax``'s indices, ties included."""
     rng = np.random.default_rng(0)
     cols = jnp.asarray(rng.integers(0, 2, size=(3, 9, 2, 4, 5)).astype(np.float32))
-    index = jax.jit(lambda c: first_index_of(c, jnp.max(c, axis=1)))(cols)
+    index = jax.jit(lambda c: first_index_of([c[:, a] for a in range(9)], jnp.max(c, axis=1)))(cols)
     np.testing.assert_array_equal(np.asarray(index), np.asarray(jnp.argmax(cols, axis=1)))
+
+
+@settings(max_examples=examples(0.3), deadline=None)
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.sampled_from(DTYPES), SEEDS)
+def test_max_pool_forward_is_the_max_and_argmax_of_the_windows(
+    k: int, s: int, levels: int, dtype: type, seed: int
+) -> None:
+    """The max pool's forward (a running maximum over the offsets, no gathered copy) is the old form, bit for bit.
+
+    The old form gathered the windows (``windows``) and took ``max`` and ``argmax`` over them: the maximum
+    is exact whatever the order, and the index is the first largest, so out and ``cache.argmax`` agree
+    exactly; inputs from ``levels`` integers make most windows hold ties.
+    """
+    rng = np.random.default_rng(seed)
+    x: np.ndarray = rng.integers(0, levels, size=(2, 3, 7, 8)).astype(dtype)
+    out, cache = max_pool2d_forward(x, k, s)
+    cols = pool_windows(x, k, s)
+    np.testing.assert_array_equal(out, np.transpose(cols.max(axis=1), (1, 0, 2, 3)))
+    np.testing.assert_array_equal(cache.argmax, np.argmax(cols, axis=1))
+    assert out.dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize(("k", "s"), [(2, 2), (3, 2), (3, 1)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_forward_under_jit_is_the_max_and_argmax_of_the_windows(k: int, s: int, dtype: type) -> None:
+    """Under ``jax.jit`` (``argmax`` of the stacked offsets, not the NumPy path's comparisons) the same bits."""
+    rng = np.random.default_rng(k * 10 + s)
+    x: np.ndarray = rng.integers(0, 2, size=(2, 3, 7, 8)).astype(dtype)
+    cols = pool_windows(x, k, s)
+    with jax.enable_x64(dtype == np.float64):
+
+        def out_and_argmax(a: jax.Array) -> tuple[jax.Array, jax.Array]:
+            out, cache = max_pool2d_forward(a, k, s)
+            return out, cache.argmax
+
+        out, argmax = jax.jit(out_and_argmax)(jnp.asarray(x))
+    np.testing.assert_array_equal(np.asarray(out), np.transpose(cols.max(axis=1), (1, 0, 2, 3)))
+    np.testing.assert_array_equal(np.asarray(argmax), np.argmax(cols, axis=1))
+    assert np.asarray(argmax).dtype == np.int32
 
 
 @settings(max_examples=examples(0.3), deadline=None)
