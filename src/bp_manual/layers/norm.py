@@ -77,7 +77,7 @@ def sum_of_products(a: Array, b: Array, axes: tuple[int, ...], keepdims: bool = 
     ``a`` and ``b`` of one shape and dtype; ``axes`` non-negative; the result ``a``'s shape without ``axes``
     (or with them kept as 1). The same sum of ``M`` products as ``xp.sum(a * b, axis=axes)``, possibly added in
     another order (within ``M u`` of each other relative to the sum of ``|a b|``, Higham 3.1):
-    ``tests/test_layers_fast_paths.py`` holds the two to that bound. Measured (``benchmarks/bench_norm_passes.py``,
+    ``tests/test_layers_fast_paths.py`` holds the two to that bound. Measured (``benchmarks/bench_layer_floors.py``,
     ``docs/performance.md``): half the time of the product then the sum in NumPy, 0.8-0.9x under ``jax.jit``.
     """
     letters = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
