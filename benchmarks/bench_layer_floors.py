@@ -18,8 +18,11 @@ file holding ``<!-- bench_layer_floors table: start -->``/``end``, between them)
    layer's broadcasts), the row under ``np.setbufsize(1024)`` (NumPy's buffered
    iterator tiles the row into an 8192-element buffer by default), a sum of
    products as a product then a sum and as one ``einsum``; then the whole step:
-   torch eager, the library, and the library's ``norm.py`` as it was at commit
-   :data:`BEFORE` (read with ``git show``, :func:`module_at`).
+   the library, the library's ``norm.py`` as it was at commit :data:`BEFORE`
+   (read with ``git show``, :func:`module_at`), and the library with
+   ``np.setbufsize(1024)`` around it, each called right after a torch eager
+   step (as ``bench_layers.py``'s pairs run: a step that follows another
+   library's finds less of its memory in cache), against that torch step.
 2. ``conv2d`` x (32, 16, 28, 28), w (32, 16, 3, 3), padding 1, under ``jax.jit``,
    float64 and float32, one CPU: the hand derivation's whole compiled step, each
    of its parts compiled and timed apart (the windows' gather, the forward
@@ -120,18 +123,24 @@ def norm_section(repeat: int) -> list[str]:
         return out, before.batch_norm_backward(dout, cache)
 
     steps: dict[str, Callable[[], object]] = {
-        "torch eager": lambda: tpair(dout),
-        "library": library,
+        "the library": library,
         f"the library before ({BEFORE})": before_step,
+        "the library, `np.setbufsize(1024)` around it": with_bufsize(1024, library),
     }
-    times = interleaved_medians(list(steps.values()), repeat)
+    torch_step = lambda: tpair(dout)  # noqa: E731
+    times = interleaved_medians([fn for step in steps.values() for fn in (torch_step, step)], repeat)
     return [
         *lines,
-        f"The whole forward + backward, load average {os.getloadavg()[0]:.2f}:",
+        f"The whole forward + backward, each timed right after a torch step (as in bench_layers), "
+        f"load average {os.getloadavg()[0]:.2f}:",
         "",
-        "| step | median | / torch |",
-        "| --- | ---: | ---: |",
-        *(f"| {name} | {t * 1e3:.2f} ms | {t / times[0]:.2f}x |" for name, t in zip(steps, times, strict=True)),
+        "| step | median | torch just before | / torch |",
+        "| --- | ---: | ---: | ---: |",
+        *(
+            f"| {name} | {times[2 * k + 1] * 1e3:.2f} ms | {times[2 * k] * 1e3:.2f} ms "
+            f"| {times[2 * k + 1] / times[2 * k]:.2f}x |"
+            for k, name in enumerate(steps)
+        ),
         "",
     ]
 
