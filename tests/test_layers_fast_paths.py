@@ -140,7 +140,7 @@ NORM_SHAPES = [(7, 5), (2, 3, 4, 5), (1, 2, 1, 3), (16, 1)]
 def test_sum_of_products_is_the_sum_of_the_products(
     shape: tuple[int, ...], data: st.DataObject, dtype: type, seed: int
 ) -> None:
-    """``sum_of_products`` (one ``einsum``) equals ``np.sum(a * b)`` over any axes, and under ``jax.jit``.
+    """``sum_of_products`` (on NumPy one ``einsum``) equals ``np.sum(a * b)`` over any axes, also under ``jax.jit``.
 
     Each side sums the same ``M`` rounded products (``M`` the entries per result), perhaps in another order:
     each is within ``M u T`` of the exact sum, ``T`` the sum of ``|a b|`` (Higham 3.1), plus ``u`` for the

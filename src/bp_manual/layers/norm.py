@@ -32,8 +32,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from bp_manual.layers.checks import check_shape, float_array, positive, same_dtype
-from bp_manual.namespace import namespace
+from bp_manual.namespace import is_numpy, namespace
 
 Array = Any  # a NumPy array, or a JAX array under jax.jit
 
@@ -72,20 +74,22 @@ def normalize(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array
 
 
 def sum_of_products(a: Array, b: Array, axes: tuple[int, ...], keepdims: bool = False) -> Array:
-    """``sum(a * b)`` over ``axes`` in one pass, without the ``a * b`` temporary (``einsum``).
+    """``sum(a * b)`` over ``axes``; on NumPy in one pass without the ``a * b`` temporary (``np.einsum``).
 
     ``a`` and ``b`` of one shape and dtype; ``axes`` non-negative; the result ``a``'s shape without ``axes``
-    (or with them kept as 1). The same sum of ``M`` products as ``xp.sum(a * b, axis=axes)``, possibly added in
-    another order (within ``M u`` of each other relative to the sum of ``|a b|``, Higham 3.1):
-    ``tests/test_layers_fast_paths.py`` holds the two to that bound. Measured (``benchmarks/bench_layer_floors.py``,
-    ``docs/performance.md``): half the time of the product then the sum in NumPy, 0.8-0.9x under ``jax.jit``.
+    (or with them kept as 1). Other namespaces compute ``xp.sum(a * b, axis=axes)`` itself: ``jnp.einsum`` is
+    a matrix product, which JAX runs in TF32 or bfloat16 by default on GPUs and TPUs, where the product and
+    the sum stay in the inputs' precision. On NumPy the same ``M`` products, perhaps added in another order
+    (the two within ``M u`` of each other relative to the sum of ``|a b|``, Higham 3.1;
+    ``tests/test_layers_fast_paths.py`` holds them to that bound), in 0.5-0.65x the time of the product
+    then the sum at (256, 1024) (``benchmarks/bench_layer_floors.py``, ``docs/performance.md``).
     """
+    if not is_numpy(a):
+        return namespace(a, b).sum(a * b, axis=axes, keepdims=keepdims)
     letters = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
     kept = "".join(letter for i, letter in enumerate(letters) if i not in axes)
-    total = namespace(a, b).einsum(f"{letters},{letters}->{kept}", a, b)
-    if not keepdims:
-        return total
-    return namespace(total).reshape(total, tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
+    total = np.einsum(f"{letters},{letters}->{kept}", a, b)
+    return np.reshape(total, tuple(1 if i in axes else n for i, n in enumerate(a.shape))) if keepdims else total
 
 
 def group_size(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
