@@ -94,15 +94,26 @@ def windows(
     widths = ((0, 0), (0, 0), (pad_before[0], pad_after[0]), (pad_before[1], pad_after[1]))
     channels_first = xp.permute_dims(x, (1, 0, 2, 3))  # (C, N, H, W), as the GEMM wants (a view)
     x_pad = xp.pad(channels_first, widths) if any(pad_before + pad_after) else channels_first  # (C, N, Hp, Wp)
+    offsets = window_offsets(x_pad, KH, KW, stride)  # KH*KW arrays (C, N, OH, OW)
+    cols = xp.stack(offsets, axis=1)  # (C, KH*KW, N, OH, OW), one copy
+    return xp.reshape(cols, (x_pad.shape[0], KH, KW, *offsets[0].shape[1:]))
+
+
+def window_offsets(x_pad: Array, KH: int, KW: int, stride: int) -> list[Array]:
+    """Offset ``(i, j)`` of every window of ``x_pad (C, N, Hp, Wp)``, row-major: ``KH * KW`` arrays ``(C, N, OH, OW)``.
+
+    Entry ``i * KW + j`` is ``x_pad[:, :, i::stride, j::stride]`` cut to ``OH x OW``
+    (``OH = (Hp - KH) // stride + 1``, likewise ``OW``): element ``(oh, ow)`` of window
+    ``(oh, ow)`` at offset ``(i, j)``. Strided slices: views on NumPy, nothing copied.
+    :func:`windows` stacks them; the max pool reduces them one at a time without the stack.
+    """
     OH = output_size(x_pad.shape[2], KH, stride)
     OW = output_size(x_pad.shape[3], KW, stride)
-    offsets = [  # offset (i, j) of every window: x_pad[:, :, i::stride, j::stride], cut to OH x OW
+    return [
         x_pad[:, :, i : i + stride * (OH - 1) + 1 : stride, j : j + stride * (OW - 1) + 1 : stride]
         for i in range(KH)
         for j in range(KW)
     ]
-    cols = xp.stack(offsets, axis=1)  # (C, KH*KW, N, OH, OW), one copy
-    return xp.reshape(cols, (x_pad.shape[0], KH, KW, x.shape[0], OH, OW))
 
 
 def correlate(cols: Array, w: Array) -> Array:

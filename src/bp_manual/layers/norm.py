@@ -32,8 +32,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from bp_manual.layers.checks import check_shape, float_array, positive, same_dtype
-from bp_manual.namespace import namespace
+from bp_manual.namespace import is_numpy, namespace
 
 Array = Any  # a NumPy array, or a JAX array under jax.jit
 
@@ -65,9 +67,37 @@ def normalize(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array
     xp = namespace(x)
     mu = xp.mean(x, axis=axes, keepdims=True)
     centred = x - mu
-    var = xp.mean(centred * centred, axis=axes, keepdims=True)
+    var = sum_of_products(centred, centred, axes, keepdims=True) / group_size(x.shape, axes)
     inv_std = 1.0 / xp.sqrt(var + eps)
-    return centred * inv_std, inv_std
+    centred *= inv_std  # xhat, in the temporary's own memory (a JAX array is rebound: centred = centred * inv_std)
+    return centred, inv_std
+
+
+def sum_of_products(a: Array, b: Array, axes: tuple[int, ...], keepdims: bool = False) -> Array:
+    """``sum(a * b)`` over ``axes``; on NumPy in one pass without the ``a * b`` temporary (``np.einsum``).
+
+    ``a`` and ``b`` of one shape and dtype; ``axes`` non-negative; the result ``a``'s shape without ``axes``
+    (or with them kept as 1). Other namespaces compute ``xp.sum(a * b, axis=axes)`` itself: ``jnp.einsum`` is
+    a matrix product, which JAX runs in TF32 or bfloat16 by default on GPUs and TPUs, where the product and
+    the sum stay in the inputs' precision. On NumPy the same ``M`` products, perhaps added in another order
+    (the two within ``M u`` of each other relative to the sum of ``|a b|``, Higham 3.1;
+    ``tests/test_layers_fast_paths.py`` holds them to that bound), in 0.5-0.65x the time of the product
+    then the sum at (256, 1024) (``benchmarks/bench_layer_floors.py``, ``docs/performance.md``).
+    """
+    if not is_numpy(a):
+        return namespace(a, b).sum(a * b, axis=axes, keepdims=keepdims)
+    letters = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
+    kept = "".join(letter for i, letter in enumerate(letters) if i not in axes)
+    total = np.einsum(f"{letters},{letters}->{kept}", a, b)
+    return np.reshape(total, tuple(1 if i in axes else n for i, n in enumerate(a.shape))) if keepdims else total
+
+
+def group_size(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    """``M``, the number of entries each statistic is taken over: the product of ``shape`` along ``axes``."""
+    size = 1
+    for axis in axes:
+        size *= shape[axis]
+    return size
 
 
 def normalize_backward(dxhat: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...]) -> Array:
@@ -80,7 +110,7 @@ def normalize_backward(dxhat: Array, xhat: Array, inv_std: Array, axes: tuple[in
     """
     xp = namespace(dxhat)
     mean_dxhat = xp.mean(dxhat, axis=axes, keepdims=True)  # through mu
-    mean_dxhat_xhat = xp.mean(dxhat * xhat, axis=axes, keepdims=True)  # through var
+    mean_dxhat_xhat = sum_of_products(dxhat, xhat, axes, keepdims=True) / group_size(xhat.shape, axes)  # through var
     return inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
 
 
@@ -102,7 +132,7 @@ def _affine_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Array
     """``(dx, dgamma, dbeta)`` of ``out = gamma * xhat + beta`` followed back through :func:`normalize`."""
     xp = namespace(dout)
     dbeta = xp.sum(dout, axis=cache.param_axes)
-    dgamma = xp.sum(dout * cache.xhat, axis=cache.param_axes)
+    dgamma = sum_of_products(dout, cache.xhat, cache.param_axes)
     if cache.axes == cache.param_axes:  # batch norm: dx's two means are dbeta and dgamma again
         return batch_norm_dx(dout, cache, dgamma, dbeta), dgamma, dbeta
     dxhat = dout * cache.gamma
@@ -127,7 +157,13 @@ def batch_norm_dx(dout: Array, cache: NormCache, dgamma: Array, dbeta: Array) ->
     M = dout.size // dbeta.size
     per_group = cache.gamma.shape  # (1, D) or (1, C, 1, 1): broadcasts against x
     mean_dout, mean_dout_xhat = xp.reshape(dbeta, per_group) / M, xp.reshape(dgamma, per_group) / M
-    return (cache.gamma * cache.inv_std) * (dout - (cache.xhat * mean_dout_xhat + mean_dout))
+    # (cache.gamma * cache.inv_std) * (dout - (cache.xhat * mean_dout_xhat + mean_dout)), in one temporary:
+    # -(a + b) = (-a) - b and d + (-s) = d - s exactly in IEEE arithmetic, so the bits are the same.
+    dx = cache.xhat * -mean_dout_xhat
+    dx -= mean_dout
+    dx += dout
+    dx *= cache.gamma * cache.inv_std
+    return dx
 
 
 def batch_norm_forward(x: Array, gamma: Array, beta: Array, eps: float = 1e-5) -> tuple[Array, NormCache]:
@@ -168,7 +204,8 @@ def batch_norm_forward(x: Array, gamma: Array, beta: Array, eps: float = 1e-5) -
     gamma_b, beta_b = xp.reshape(gamma, broadcast), xp.reshape(beta, broadcast)
 
     xhat, inv_std = normalize(x, axes, eps)
-    out = gamma_b * xhat + beta_b
+    out = xhat * gamma_b
+    out += beta_b  # out = gamma_b * xhat + beta_b without a second temporary (JAX arrays: rebound)
     return out, NormCache(xhat, inv_std, gamma_b, axes, axes)
 
 

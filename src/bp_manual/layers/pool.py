@@ -12,8 +12,10 @@ padding, floor mode: ``OH = (H - k) // s + 1``, likewise ``OW``. Window
 ``s < k`` neighbouring windows overlap, and an input element belongs to up to
 ``ceil(k / s)**2`` of them.
 
-How it is computed: the forward gathers the windows with the convolution's
-im2col (:func:`bp_manual.layers.conv.windows`) and reduces them; the backward
+How it is computed: the forward reduces the windows, the max pool one kernel
+offset at a time over the convolution's strided slices
+(:func:`bp_manual.layers.conv.window_offsets`), the average pool over its
+im2col (:func:`bp_manual.layers.conv.windows`); the backward
 is the adjoint of that gather, :func:`~bp_manual.layers.conv.add_windows` (col2im,
 which the convolution's backward uses too), which ADDS each
 window's gradient into ``dx``: an element shared by overlapping windows gets
@@ -32,11 +34,12 @@ strides, global pooling.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from bp_manual.layers.checks import float_array, positive_int, window_fits
-from bp_manual.layers.conv import add_offsets, add_windows, output_size, windows
-from bp_manual.namespace import namespace
+from bp_manual.layers.conv import add_offsets, add_windows, window_offsets, windows
+from bp_manual.namespace import is_numpy, namespace
 
 __all__ = ["add_windows", "first_index_of"]  # add_windows: col2im, shared with conv2d's backward
 
@@ -92,26 +95,32 @@ def max_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) ->
     x, k, s = _check(x, kernel_size, stride)
     xp = namespace(x)
     N, C, H, W = x.shape
-    OH, OW = output_size(H, k, s), output_size(W, k, s)
-    cols = xp.reshape(windows(x, k, k, s), (C, k * k, N, OH, OW))  # window elements on axis 1
-    largest = xp.max(cols, axis=1)  # (C, N, OH, OW)
-    argmax = first_index_of(cols, largest)  # (C, N, OH, OW): the first largest, row-major
+    offsets = window_offsets(xp.permute_dims(x, (1, 0, 2, 3)), k, k, s)  # k*k arrays (C, N, OH, OW), a = i*k + j
+    largest = offsets[0]
+    for offset in offsets[1:]:  # max over the window, one offset at a time: no (C, k*k, N, OH, OW) copy
+        largest = xp.maximum(largest, offset)
+    if is_numpy(x):
+        argmax = first_index_of(offsets, largest)  # (C, N, OH, OW): the first largest, row-major
+    else:  # one reduction, which XLA computes once (it copied first_index_of's chain into each offset's routing)
+        argmax = xp.astype(xp.argmax(xp.stack(offsets, axis=1), axis=1), xp.int32)
     return xp.permute_dims(largest, (1, 0, 2, 3)), PoolCache((N, C, H, W), k, s, argmax)
 
 
-def first_index_of(cols: Array, largest: Array) -> Array:
-    """``argmax(cols, axis=1)`` given ``largest = max(cols, axis=1)``: per window, the first ``a`` with
-    ``cols[:, a] == largest`` (``cols (C, k*k, N, OH, OW)`` -> ``(C, N, OH, OW)``, integers).
+def first_index_of(offsets: Sequence[Array], largest: Array) -> Array:
+    """``argmax`` over the window offsets given their ``largest``: per window, the first ``a`` with
+    ``offsets[a] == largest`` (``k*k`` arrays ``(C, N, OH, OW)`` and ``largest`` of that shape -> integers).
 
-    The same numbers as ``xp.argmax(cols, axis=1)``, ties included (the first one wins), by ``k*k``
-    whole-array comparisons from the last offset to the first; NumPy's ``argmax`` over a middle axis
-    copies the array into windows-last order and walks every window separately, which made it 3 to 30
-    times slower than the ``max`` it sits next to at ``x (32, 16, 28, 28)`` (``benchmarks/bench_layers.py``).
+    The same numbers as ``xp.argmax(xp.stack(offsets, axis=1), axis=1)``, ties included (the first one wins),
+    by ``k*k`` whole-array comparisons from the last offset to the first, on the offsets as they are (views
+    on NumPy): NumPy's ``argmax`` over a middle axis copies the array into windows-last order and walks
+    every window separately, which made it 3 to 30 times slower than the ``max`` it sits next to at
+    ``x (32, 16, 28, 28)`` (``benchmarks/bench_layers.py``). The max pool's NumPy path; under ``jax.jit``
+    it takes ``argmax``, which XLA computes once where it copied these comparisons into every consumer.
     """
-    xp = namespace(cols)
+    xp = namespace(largest)
     index = xp.zeros(largest.shape, dtype=xp.int32)
-    for a in reversed(range(cols.shape[1])):  # the last write is the first offset holding the largest
-        index = xp.where(cols[:, a] == largest, a, index)
+    for a in reversed(range(len(offsets))):  # the last write is the first offset holding the largest
+        index = xp.where(offsets[a] == largest, a, index)
     return index
 
 
