@@ -115,10 +115,18 @@ def markers(name: str) -> tuple[str, str]:
 
 
 def write_table(path: Path, text: str, name: str) -> None:
-    """Write ``text`` to ``path``; in a file holding ``name``'s :func:`markers`, replace only what lies between them."""
+    """Replace what lies between ``name``'s :func:`markers` in ``path`` with ``text``; a new file holds ``text`` alone.
+
+    Raises:
+        ValueError: ``path`` exists but lacks the two markers (writing the table would replace the whole file,
+            e.g. docs/performance.md, with one table); nothing is written.
+    """
     start, end = markers(name)
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if start in old and end in old:
-        head, rest = old.split(start, 1)
-        text = f"{head}{start}\n{text}\n{end}{rest.split(end, 1)[1]}"
-    path.write_text(text, encoding="utf-8")
+    if not path.exists():
+        path.write_text(text, encoding="utf-8")
+        return
+    old = path.read_text(encoding="utf-8")
+    if start not in old or end not in old:
+        raise ValueError(f"--out {path}: no {start} ... {end} markers in it; add them where the table goes")
+    head, rest = old.split(start, 1)
+    path.write_text(f"{head}{start}\n{text}\n{end}{rest.split(end, 1)[1]}", encoding="utf-8")

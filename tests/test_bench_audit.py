@@ -93,3 +93,16 @@ def test_write_table_replaces_only_its_own_table(tmp_path: Path) -> None:
     assert path.read_text(encoding="utf-8") == (
         f"intro\n{s_start}\nstep table\n{s_end}\nmiddle\n{a_start}\nnew\n{a_end}\nend\n"
     )
+
+
+def test_write_table_refuses_a_file_without_its_markers(tmp_path: Path) -> None:
+    """A table written into an existing file without its markers would replace the whole file (it once wiped
+    docs/performance.md): refused, the file unchanged; a new file gets the table alone."""
+    common = _load("common")
+    path = tmp_path / "performance.md"
+    path.write_text("intro\nother tables\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="markers"):
+        common.write_table(path, "new", "bench_audit")
+    assert path.read_text(encoding="utf-8") == "intro\nother tables\n"
+    common.write_table(tmp_path / "new.md", "table", "bench_audit")
+    assert (tmp_path / "new.md").read_text(encoding="utf-8") == "table"
