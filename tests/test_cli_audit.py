@@ -40,12 +40,17 @@ def test_bp_check_json() -> None:
 def _bp_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """``bp ARGS`` in this process (``cli.main``): ``(exit status, stdout, stderr)``. A usage error's
     ``SystemExit(2)`` becomes status 2. For the commands' logic; what only a real process shows (the exit
-    status a shell sees, imports from the current directory) is held by the subprocess tests (``_bp``)."""
+    status a shell sees, imports from the current directory) is held by the subprocess tests (``_bp``).
+    ``bp audit`` puts the current directory first on ``sys.path``, as an import from the command line would:
+    the worker's ``sys.path`` is restored afterwards."""
     capsys.readouterr()
+    saved = list(sys.path)
     try:
         status = cli.main(list(args))
     except SystemExit as exit_:
         status = int(exit_.code or 0)
+    finally:
+        sys.path[:] = saved
     out, err = capsys.readouterr()
     return status, out, err
 

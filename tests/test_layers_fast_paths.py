@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bp_manual.layers import (
@@ -66,6 +66,7 @@ def test_first_index_of_under_jit_is_argmax() -> None:
 
 @settings(max_examples=examples(0.3), deadline=None)
 @given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.sampled_from(DTYPES), SEEDS)
+@example(1, 1, 2, np.float64, 0)  # one offset: out must still be a new array
 def test_max_pool_forward_is_the_max_and_argmax_of_the_windows(
     k: int, s: int, levels: int, dtype: type, seed: int
 ) -> None:
@@ -82,6 +83,7 @@ def test_max_pool_forward_is_the_max_and_argmax_of_the_windows(
     np.testing.assert_array_equal(out, np.transpose(cols.max(axis=1), (1, 0, 2, 3)))
     np.testing.assert_array_equal(cache.argmax, np.argmax(cols, axis=1))
     assert out.dtype == np.dtype(dtype)
+    assert not np.shares_memory(out, x)  # out is the caller's to write into (k = 1 has a single offset, a view)
 
 
 @pytest.mark.parametrize(("k", "s"), [(2, 2), (3, 2), (3, 1)])
@@ -203,11 +205,11 @@ def test_norm_forward_is_the_plain_two_pass_form(shape: tuple[int, ...], layer: 
 def test_batch_norm_dx_in_one_temporary_is_the_plain_expression_bit_for_bit(
     shape: tuple[int, ...], dtype: type, seed: int
 ) -> None:
-    """``batch_norm_dx`` (negated, updated in place) equals ``(gamma inv_std) (dout - (xhat m1 + m0))`` exactly.
+    """``batch_norm_dx`` (updated in place) equals ``(gamma inv_std) (dout - (xhat m1 + m0))`` exactly.
 
-    ``-(a + b) = (-a) - b`` and ``d + (-s) = d - s`` hold exactly in IEEE arithmetic (rounding to nearest is
-    symmetric), so the bits agree; ``dout`` holds exact zeros and copies of ``xhat m1 + m0`` to reach the signed
-    zeros.
+    The same operations in the same order, so the same bits; ``dout`` holds exact zeros, copies of
+    ``xhat m1 + m0`` (``d - s = +0``) and, on a feature whose ``dgamma = dbeta = 0``, ``-0.0`` (``-0 - (+0) = -0``,
+    which a negated form such as ``((-a) - b) + d`` turns into ``+0``) to reach the signed zeros.
     """
     rng = np.random.default_rng(seed)
     x: np.ndarray = rng.normal(size=shape).astype(dtype)
@@ -217,10 +219,12 @@ def test_batch_norm_dx_in_one_temporary_is_the_plain_expression_bit_for_bit(
     dout.flat[::3] = 0.0
     dgamma: np.ndarray = rng.normal(size=shape[1]).astype(dtype)
     dbeta: np.ndarray = rng.normal(size=shape[1]).astype(dtype)
+    dgamma[0] = dbeta[0] = 0.0
     M = x.size // shape[1]
     m0, m1 = np.reshape(dbeta, cache.gamma.shape) / M, np.reshape(dgamma, cache.gamma.shape) / M
     s = cache.xhat * m1 + m0
     dout.flat[1::5] = s.flat[1::5]  # d - s = +0 exactly
+    dout[:, 0] = -0.0  # feature 0 has dgamma = dbeta = 0, so s = +-0 there: d - s = -0 or +0
     plain = (cache.gamma * cache.inv_std) * (dout - (cache.xhat * m1 + m0))
     fast = batch_norm_dx(dout, cache, dgamma, dbeta)
     np.testing.assert_array_equal(fast, plain)

@@ -157,11 +157,14 @@ def batch_norm_dx(dout: Array, cache: NormCache, dgamma: Array, dbeta: Array) ->
     M = dout.size // dbeta.size
     per_group = cache.gamma.shape  # (1, D) or (1, C, 1, 1): broadcasts against x
     mean_dout, mean_dout_xhat = xp.reshape(dbeta, per_group) / M, xp.reshape(dgamma, per_group) / M
-    # (cache.gamma * cache.inv_std) * (dout - (cache.xhat * mean_dout_xhat + mean_dout)), in one temporary:
-    # -(a + b) = (-a) - b and d + (-s) = d - s exactly in IEEE arithmetic, so the bits are the same.
-    dx = cache.xhat * -mean_dout_xhat
-    dx -= mean_dout
-    dx += dout
+    # (cache.gamma * cache.inv_std) * (dout - (cache.xhat * mean_dout_xhat + mean_dout)), the same operations in
+    # the same order (the same bits, signed zeros included), in one temporary on NumPy (JAX arrays: rebound).
+    dx = cache.xhat * mean_dout_xhat
+    dx += mean_dout
+    if is_numpy(dx):
+        np.subtract(dout, dx, out=dx)
+    else:
+        dx = dout - dx
     dx *= cache.gamma * cache.inv_std
     return dx
 

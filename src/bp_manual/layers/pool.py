@@ -96,8 +96,10 @@ def max_pool2d_forward(x: Array, kernel_size: int, stride: int | None = None) ->
     xp = namespace(x)
     N, C, H, W = x.shape
     offsets = window_offsets(xp.permute_dims(x, (1, 0, 2, 3)), k, k, s)  # k*k arrays (C, N, OH, OW), a = i*k + j
-    largest = offsets[0]
-    for offset in offsets[1:]:  # max over the window, one offset at a time: no (C, k*k, N, OH, OW) copy
+    # max over the window, one offset at a time: no (C, k*k, N, OH, OW) copy. The first maximum makes a new array
+    # (for k = 1 the only offset is a view of x, which out must not be: the caller may write into out).
+    largest = xp.maximum(offsets[0], offsets[1]) if len(offsets) > 1 else xp.asarray(offsets[0], copy=True)
+    for offset in offsets[2:]:
         largest = xp.maximum(largest, offset)
     if is_numpy(x):
         argmax = first_index_of(offsets, largest)  # (C, N, OH, OW): the first largest, row-major
