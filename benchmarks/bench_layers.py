@@ -3,6 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python benchmarks/bench_layers.py [--quick] [--threads 1,2] [--out docs/performance.md]
+    .venv/bin/python benchmarks/bench_layers.py --layers max_pool2d --threads 2   # some rows again, printed
 
 What it measures: forward plus backward of four layers of :mod:`bp_manual.layers`
 at the sizes of issue 17, float32 and float64 (the rows are :data:`ROWS`):
@@ -254,8 +255,9 @@ def ms(t: float) -> str:
     return f"{t * 1e3:.2f} ms"
 
 
-def worker(quick: bool, threads: int) -> str:
-    """Every row at one thread count (the caller set the environment and the CPUs): a Markdown section."""
+def worker(quick: bool, threads: int, only: tuple[str, ...] = ()) -> str:
+    """Every row (of the layers ``only``, if given) at one thread count (the caller set the environment and the
+    CPUs): a Markdown section."""
     repeat = 10 if quick else 30
     load_start = os.getloadavg()[0]
     numpy_table = [
@@ -267,12 +269,14 @@ def worker(quick: bool, threads: int) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for row in ROWS:
+        if only and row.layer not in only:
+            continue
         for dtype in (np.float32, np.float64):
             numpy_line, jit_line = measure(row, dtype, repeat)
             numpy_table.append(numpy_line)
             jit_table.append(jit_line)
             print(numpy_line, jit_line, sep="\n", file=sys.stderr, flush=True)
-    floors = [gemm_floor(ROWS[0], dtype, repeat) for dtype in (np.float32, np.float64)]
+    floors = [] if only else [gemm_floor(ROWS[0], dtype, repeat) for dtype in (np.float32, np.float64)]
     return "\n".join(
         [
             f"### {threads} thread{'s' if threads > 1 else ''} (BLAS, XLA and torch)",
@@ -287,10 +291,17 @@ def worker(quick: bool, threads: int) -> str:
             "",
             *jit_table,
             "",
-            "Floor of `conv2d`: its three matrix products (forward, `dw`, the windows' gradient) alone, at its shapes:",
-            "",
-            *floors,
-            "",
+            *(
+                [
+                    "Floor of `conv2d`: its three matrix products (forward, `dw`, the windows' gradient) alone, "
+                    "at its shapes:",
+                    "",
+                    *floors,
+                    "",
+                ]
+                if floors
+                else []
+            ),
             f"Load average at end: {os.getloadavg()[0]:.2f}.",
         ]
     )
@@ -301,11 +312,23 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     parser.add_argument("--out", help="also write the Markdown tables to this file (between its markers)")
+    parser.add_argument(
+        "--layers",
+        default="",
+        help="comma-separated layers to measure again (e.g. max_pool2d), printed only: not with --out, whose "
+        "tables hold every row of one run",
+    )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    only = tuple(name for name in args.layers.split(",") if name)
+    unknown = sorted(set(only) - {row.layer for row in ROWS})
+    if unknown:
+        parser.error(f"--layers: no row for {', '.join(unknown)}; the layers are {sorted({r.layer for r in ROWS})}")
+    if only and args.out:
+        parser.error("--layers: prints some rows again; --out writes the tables of a whole run")
 
     if args.worker:
-        print(worker(args.quick, args.worker))
+        print(worker(args.quick, args.worker, only))
         return 0
 
     import jax
@@ -318,9 +341,9 @@ def main() -> int:
         f"`{' '.join(f'{k}={v}' for k, v in MALLOC.items())}` (a benchmark setting; see `benchmarks/common.py`).",
         "",
     ]
-    quick = ["--quick"] if args.quick else []
+    extra = (["--quick"] if args.quick else []) + (["--layers", args.layers] if only else [])
     sections = [
-        run_worker(__file__, ["--worker", str(threads), *quick], threads) + "\n"
+        run_worker(__file__, ["--worker", str(threads), *extra], threads) + "\n"
         for threads in (int(t) for t in args.threads.split(","))
     ]
     text = "\n".join(head + sections)

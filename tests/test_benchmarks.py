@@ -62,3 +62,23 @@ def test_bare_seed_step_is_bpnetwork_train() -> None:
     step = bench.bare_seed_step(net.w_in2hid, net.w_hid2out, x, y, 0.01)
     for _ in range(5):
         assert step() == pytest.approx(net.train(x, y), rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--layers", "nope"], "--layers: no row for nope"),
+        (["--layers", "max_pool2d", "--out", "x.md"], "--out writes the tables of a whole run"),
+    ],
+)
+def test_bench_layers_refuses_a_partial_table_and_an_unknown_layer(
+    argv: list[str], message: str, tmp_path: Path
+) -> None:
+    """``--layers`` prints some rows again; it never writes docs/performance.md, whose tables are one whole run."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_layers.py"
+    result = subprocess.run([sys.executable, str(script), *argv], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not (tmp_path / "x.md").exists()
