@@ -173,3 +173,34 @@ def test_the_layering_check_can_fail(tmp_path: Path) -> None:
     bad = tmp_path / "m.py"
     bad.write_text("from bp_autodiff.cli import main\nimport bp_manual.network\n", encoding="utf-8")
     assert {"bp_autodiff.cli", "bp_autodiff.cli.main", "bp_manual.network"} <= _imports(bad)
+
+
+def _private_uses(path: Path) -> list[str]:
+    """``from m import _x`` and ``m._x`` (``m`` a project module this file imports) in ``path``: another module's
+    private name. Dunder names (``__version__``) are not private."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules: set[str] = set()  # local names bound to project modules
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith("bp_")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bp_"):
+            for a in node.names:
+                if a.name.startswith("_") and not a.name.startswith("__"):
+                    found.append(f"from {node.module} import {a.name}")
+                modules.add(a.asname or a.name)  # may be a module (from bp_manual import train)
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
+            continue
+        if node.value.id in modules and node.attr.startswith("_") and not node.attr.startswith("__"):
+            found.append(f"{node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_name(tmp_path: Path) -> None:
+    """A name with a leading underscore is its module's own; a second module that needs it gets a public one."""
+    uses = {str(p.relative_to(SRC)): _private_uses(p) for p in sorted(SRC.rglob("*.py"))}
+    assert not {path: found for path, found in uses.items() if found}
+    bad = tmp_path / "m.py"
+    bad.write_text("from bp_manual import train\nfrom bp_manual.train import _x\ntrain._y()\n", encoding="utf-8")
+    assert _private_uses(bad) == ["from bp_manual.train import _x", "train._y"]

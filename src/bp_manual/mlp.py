@@ -122,7 +122,7 @@ class MLP:
         params: see the class docstring); the step's divergence check still runs.
         """
         try:
-            loss, self._params = train._train_step(self.spec, self._params, X, Y, lr)
+            loss, self._params = train.train_step_prepared(self.spec, self._params, X, Y, lr)
         except DivergedError as exc:
             raise exc.at_step(self.steps + 1) from None
         self.steps += 1

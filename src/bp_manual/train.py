@@ -84,13 +84,15 @@ def train_step(spec: NetworkSpec, params: ParamsLike, X: object, Y: object, lr: 
     Y_ = as_targets(spec, Y, X_.shape[0], dtype)
     lr = check_lr(lr)
     try:
-        return _train_step(spec, params, X_, Y_, lr)
+        return train_step_prepared(spec, params, X_, Y_, lr)
     except DivergedError:
         check_params(spec, params)  # non-finite params are the bad argument, not a divergence
         raise
 
 
-def _train_step(spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, lr: float) -> tuple[np.floating, Params]:
+def train_step_prepared(
+    spec: NetworkSpec, params: ParamsLike, X: Array, Y: Array, lr: float
+) -> tuple[np.floating, Params]:
     """The step on checked ``X``, ``Y`` and ``lr`` and well-formed ``params`` (values unchecked: see ``train_step``).
 
     One ``np.errstate`` for the whole step (the gradients, the update and its
