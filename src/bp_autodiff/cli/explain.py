@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction[Parser]) -> None:
         "--batch",
         type=positive_int,
         default=None,
-        help="batch size N (default: symbolic N; 4 for --trace, auditor.trace.TRACE_BATCH)",
+        help="batch size N (default: symbolic N; 4 for --trace)",  # tests/test_packaging.py: = TRACE_BATCH
     )
     p.add_argument("--trace", action="store_true", help="run one step and compare every intermediate with JAX")
     p.add_argument(
