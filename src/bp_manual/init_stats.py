@@ -93,21 +93,21 @@ def parse_inits(text: str) -> list[tuple[str, Initializer]]:
 
     Raises:
         ValueError: an empty list, an unknown name or a bad ``STD`` (the
-            message names ``--init`` and lists the valid names).
+            message starts with ``text: `` and lists the valid names).
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("--init must be a comma-separated list of init schemes")
+        raise ValueError(f"text: must be a comma-separated list of init schemes, got {text!r}")
     out: list[tuple[str, Initializer]] = []
     for item in (part.strip() for part in text.split(",")):
         if item.startswith("normal:"):
             try:
                 out.append((f"normal({float(item[7:])!r})", normal(float(item[7:]))))
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"--init {item!r}: normal:STD needs a finite STD > 0 ({exc})") from None
+                raise ValueError(f"text: {item!r}: normal:STD needs a finite STD > 0 ({exc})") from None
         elif item in INITIALIZERS:
             out.append((item, INITIALIZERS[item]))
         else:
-            raise ValueError(f"--init: unknown scheme {item!r}; expected normal:STD or one of {sorted(INITIALIZERS)}")
+            raise ValueError(f"text: unknown scheme {item!r}; expected normal:STD or one of {sorted(INITIALIZERS)}")
     return out
 
 

@@ -43,7 +43,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         inits = parse_inits(args.init)
     except ValueError as exc:
-        usage_error(parser, "--init", str(exc))
+        usage_error(parser, "--init", str(exc).removeprefix("text: "))  # the library names its argument
     with blas.limited(blas.threads_for(args, (args.width,) * (args.depth + 1), args.batch)):
         results = compare(
             inits, depth=args.depth, width=args.width, activation=args.activation, batch=args.batch, seed=args.seed
