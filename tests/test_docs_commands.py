@@ -97,9 +97,11 @@ def test_no_doc_command_needs_an_activated_venv() -> None:
         for lang, body in FENCE.findall(path.read_text(encoding="utf-8")):
             if lang == "bash":
                 bare += [f"{path.name}: {line}" for line in body.splitlines() if re.match(r"(bp|python)\s", line)]
-        # a code span to copy: python with arguments, or bp with two options or more
-        inline = re.findall(r"`((?:bp|python) [^`]+)`", path.read_text(encoding="utf-8"))
-        bare += [f"{path.name}: `{c}`" for c in inline if c.startswith("python") or c.count(" --") >= 2]
+        # a code span to copy: python with arguments, bp with two options or more, pytest of a test file
+        inline = re.findall(r"`((?:bp|python|pytest) [^`]+)`", path.read_text(encoding="utf-8"))
+        pytest_file = re.compile(r"pytest .*\.py\b")
+        copyable = [c for c in inline if c.startswith("python") or c.count(" --") >= 2 or pytest_file.match(c)]
+        bare += [f"{path.name}: `{c}`" for c in copyable]
     assert not bare, "\n".join(bare)
     assert doc_steps("```bash\nbp x\n```\n```bash\nbp y\n```\n", skip_first_bash=True) == [("run", "bp y", "")]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+TUTORIAL = README.parent / "docs" / "tutorial.md"
 
 
 def test_readme_usage_example_runs() -> None:
@@ -22,6 +23,16 @@ def test_readme_documents_every_command() -> None:
     text = README.read_text(encoding="utf-8")
     for command in ("bp check", "bp audit", "bp demo"):
         assert command in text, command
+
+
+def test_the_catalog_size_the_docs_give() -> None:
+    """README.md and docs/tutorial.md give the number of the catalog's wrong backward passes: it is the catalog's."""
+    from bp_autodiff import catalog
+
+    n = len(catalog.CATALOG)
+    words = {path.name: " ".join(path.read_text(encoding="utf-8").split()) for path in (README, TUTORIAL)}
+    assert f"holds {n} classic wrong backward passes" in words["README.md"]
+    assert f"ships {n} such wrong backward passes" in words["tutorial.md"]
 
 
 def test_quickstart_is_two_commands() -> None:

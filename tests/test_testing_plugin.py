@@ -49,6 +49,10 @@ def _check_outcome(result: subprocess.CompletedProcess[str]) -> None:
     assert "1 failed, 1 passed" in out, out
     assert re.search(r"W1\s+sign\s+equals minus the JAX gradient", out), out
     assert "introduced at delta2" in out, out
+    # what docs/testing-your-suite.md quotes of the report: its count and its first finding, as printed
+    quoted = re.findall(r"```\n(findings: \d+)\n(.*)\n```", DOC.read_text(encoding="utf-8"))
+    (count, first), *_ = [(c, f) for c, f in quoted if f.lstrip().startswith("W1")]
+    assert count in out and first in out, (count, first, out)
 
 
 def _check_report(path: Path, xdist: bool) -> None:
