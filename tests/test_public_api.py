@@ -204,3 +204,16 @@ def test_no_module_uses_another_modules_private_name(tmp_path: Path) -> None:
     bad = tmp_path / "m.py"
     bad.write_text("from bp_manual import train\nfrom bp_manual.train import _x\ntrain._y()\n", encoding="utf-8")
     assert _private_uses(bad) == ["from bp_manual.train import _x", "train._y"]
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_describes_itself_in_its_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``bp COMMAND --help`` has a description paragraph between the usage and the options."""
+    from bp_autodiff import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    paragraphs = capsys.readouterr().out.split("\n\n")
+    assert paragraphs[0].startswith(f"usage: bp {command}")
+    assert not paragraphs[1].startswith(("options:", "positional arguments:")), paragraphs[1]

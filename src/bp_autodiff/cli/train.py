@@ -122,7 +122,8 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.task is not None and kind not in ("csv", "npz"):
         usage_error(parser, "--task", f"only for csv:FILE and npz:FILE; {args.dataset} has its own task")
     if args.dataset == "mnist":
-        print(f"bp train: MNIST from {data.mnist_cache()} (downloaded there once, checksums verified)", file=sys.stderr)
+        where = data.mnist_cache()
+        print(f"bp train: MNIST from {where} (downloaded there on first use, checksums checked)", file=sys.stderr)
     try:
         ds = data.load_dataset(args.dataset, seed=args.seed, test_size=args.test_size, task=args.task)
     except (ValueError, TypeError) as exc:
