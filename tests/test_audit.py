@@ -186,6 +186,22 @@ def test_a_broken_grad_fn_is_a_finding_not_a_traceback(small, fn, param: str, ki
     assert report.render()
 
 
+def test_an_exception_is_placed_in_the_users_own_code(small) -> None:
+    """The finding names the user's file and line, not NumPy's or the auditor's: ``_raises`` raises on the line
+    after its ``def``; ``_numpy_raises`` gets NumPy's error from its own ``@`` line."""
+    spec, params, X, Y = small
+    for fn, line in (
+        (_raises, _raises.__code__.co_firstlineno + 1),
+        (_numpy_raises, _numpy_raises.__code__.co_firstlineno + 1),
+    ):
+        (finding,) = [f for f in audit(spec, params, X, Y, fn).findings if f.param == "grad_fn"]
+        assert finding.detail.endswith(f"(test_audit.py, line {line})"), finding.detail
+
+
+def _numpy_raises(spec, params, X, Y):
+    return 0.0, params[0]["W"] @ params[0]["W"]
+
+
 def test_inputs_modified_in_place_are_noticed_and_do_not_leak(small) -> None:
     spec, params, X, Y = small
     before = [{k: v.copy() for k, v in layer.items()} for layer in params]

@@ -14,7 +14,10 @@ What it is not for: judging the arrays (:mod:`bp_autodiff.auditor.compare`,
 from __future__ import annotations
 
 import re
+import sysconfig
+import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,9 +61,35 @@ def deltas_by_name(deltas: list[Array]) -> dict[str, Array]:
     return {f"delta{i + 1}": d for i, d in enumerate(deltas)}
 
 
+#: Where code that is not the user's lives: the standard library, installed packages, and this auditor.
+_NOT_THE_USERS = tuple(
+    {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    | {str(Path(__file__).parent)}
+)
+
+
+def raised_at(exc: BaseException) -> str:
+    """``" (my_bp.py, line 7)"``: where in the user's own code ``exc`` was raised, or ``""`` when nowhere.
+
+    The innermost frame of the traceback outside the standard library, the
+    installed packages and this auditor (an error NumPy raises inside
+    ``W @ A`` is placed at the user's line that called it); a ``SyntaxError``
+    at its own file and line.
+    """
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" ({Path(exc.filename).name}, line {exc.lineno})"
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith("<") and not frame.filename.startswith(_NOT_THE_USERS)
+    ]
+    return f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+
+
 def exception_finding(param: str, who: str, exc: BaseException, otherwise: str = "mismatch") -> Finding:
-    """A user's function raised: ``shape`` when the message speaks of shapes, else ``otherwise``."""
-    text = f"{who} raised {type(exc).__name__}: {exc}"
+    """A user's function raised: ``shape`` when the message speaks of shapes, else ``otherwise``; the detail
+    names the exception, its message and where the user's code raised it (:func:`raised_at`)."""
+    text = f"{who} raised {type(exc).__name__}: {exc}{raised_at(exc)}"
     kind = (
         "shape" if isinstance(exc, ValueError | IndexError | TypeError) and SHAPE_WORDS.search(str(exc)) else otherwise
     )

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bp_autodiff.auditor.contract import SHAPE_WORDS
+from bp_autodiff.auditor.contract import exception_finding
 from bp_autodiff.auditor.report import Finding
 
 Array = NDArray[Any]
@@ -206,10 +206,9 @@ def read_forward(result: object, who: str) -> tuple[Outputs | None, Finding | No
 
 
 def raised(param: str, who: str, exc: BaseException) -> Finding:
-    """A user's function raised: ``shape`` when the message speaks of shapes, else ``raises``."""
-    text = f"{who} raised {type(exc).__name__}: {exc}"
-    shape_like = isinstance(exc, ValueError | IndexError | TypeError) and SHAPE_WORDS.search(str(exc))
-    return Finding(param, "shape" if shape_like else "raises", text)
+    """A user's function raised: ``shape`` when the message speaks of shapes, else ``raises``
+    (:func:`bp_autodiff.auditor.contract.exception_finding`, with the place in the user's code)."""
+    return exception_finding(param, who, exc, otherwise="raises")
 
 
 def read_grads(result: object, slots: Sequence[Slot], who: str) -> tuple[dict[str, Any], list[Finding], list[str]]:

@@ -34,7 +34,6 @@ import importlib
 import importlib.util
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +42,7 @@ from typing import Any
 import numpy as np
 
 import bp_manual
+from bp_autodiff.auditor.contract import raised_at
 from bp_autodiff.auditor.plot import plot_arrays
 from bp_autodiff.auditor.report import AuditReport
 from bp_autodiff.cli.args import (
@@ -76,13 +76,8 @@ def _load_file(path: Path) -> ModuleType:
 
 def _where(exc: BaseException) -> str:
     """``SyntaxError: invalid syntax (my_bp.py, line 3)`` or ``NameError: ... (my_bp.py, line 7)``: one line."""
-    if isinstance(exc, SyntaxError):
-        return f"SyntaxError: {exc.msg} ({Path(exc.filename or '?').name}, line {exc.lineno})"
-    frames = traceback.extract_tb(exc.__traceback__)
-    user = [f for f in frames if "importlib" not in f.filename and "<frozen" not in f.filename]
-    place = f" ({Path(user[-1].filename).name}, line {user[-1].lineno})" if user else ""
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}{place}"
+    text = exc.msg if isinstance(exc, SyntaxError) else str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}{raised_at(exc)}"
 
 
 def load_functions(target: str) -> list[Callable[..., Any]]:
