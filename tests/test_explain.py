@@ -102,6 +102,17 @@ def test_the_issue_example_line_and_the_seed_shapes() -> None:
     assert "dW2 (64, 32) = delta2.T (64, 1) @ A1 (1, 32)" in text1  # w_hid2out.shape=(64,32)
 
 
+def test_without_a_bias_no_b_is_printed() -> None:
+    """``--no-bias``: no ``b`` in any equation, the forward heading included (``Z = A_prev @ W.T``)."""
+    spec = bp_manual.NetworkSpec((3, 4, 2), hidden="tanh", output="identity", loss="mse", bias=False)
+    text = render(spec, equations(spec))
+    assert "forward pass (Z = A_prev @ W.T, A = f(Z)):" in text
+    assert not re.search(r"\bd?b\d*\b", text.split("\n", 2)[2]), text  # past the header lines
+    with_bias = bp_manual.NetworkSpec((3, 4, 2), hidden="tanh", output="identity", loss="mse")
+    biased = render(with_bias, equations(with_bias))
+    assert "forward pass (Z = A_prev @ W.T + b, A = f(Z)):" in biased
+
+
 @settings(max_examples=examples(0.2))
 @given(spec=specs(max_layers=4, max_width=10), n=st.integers(1, 6))
 def test_text_and_json_are_one_structure(spec: bp_manual.NetworkSpec, n: int) -> None:

@@ -254,7 +254,8 @@ def render(spec: NetworkSpec, eqs: tuple[Equation, ...]) -> str:
         "shapes: W_l is (n_l, n_{l-1}), samples are rows; @ is the matrix product, * element-wise",
     ]
     for phase in PHASES:
-        lines += ["", f"{_HEADINGS[phase]}:"]
+        heading = _HEADINGS[phase] if spec.bias else _HEADINGS[phase].replace(" + b,", ",")  # no b without a bias
+        lines += ["", f"{heading}:"]
         lines += ["  " + e.text() for e in eqs if e.phase == phase]
     return "\n".join(lines)
 
