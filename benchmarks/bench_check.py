@@ -39,14 +39,13 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/common.py, also when loaded by path
-from common import MALLOC, ROOT, pin_to_cpus, run_worker, thread_env, write_table
+from common import MALLOC, run_pinned, run_worker, write_table
 
 DTYPES = ("float64", "float32")
 
@@ -96,20 +95,10 @@ def command(dtype: str, threads: int) -> Figures:
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "bp_autodiff.cli", "check", "--json", "--dtype", dtype],
-        cwd=ROOT,
-        env=thread_env(threads),
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=pin_to_cpus(threads),
-    )
+    out = run_pinned(["-m", "bp_autodiff.cli", "check", "--json", "--dtype", dtype], threads)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        raise RuntimeError(done.stdout[-2000:] + done.stderr[-2000:])
-    data = json.loads(done.stdout)
+    data = json.loads(out)
     process_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     imports = wall - data["startup_seconds"] - data["seconds"]
     # the CPU time is the whole process's: imports and compilation included

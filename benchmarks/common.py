@@ -6,7 +6,7 @@ median of many single calls (:func:`median_time`, or taking turns for a fair
 ratio: :func:`interleaved_medians`), a fresh worker process
 confined to ``N`` CPUs with its BLAS, OpenMP and torch limited to ``N`` threads
 and glibc's allocator kept from returning large temporaries to the system
-(:func:`run_worker`, :func:`thread_env`, :func:`pin_to_cpus`, :data:`MALLOC`),
+(:func:`run_worker`, :func:`run_pinned`, :func:`thread_env`, :func:`pin_to_cpus`, :data:`MALLOC`),
 and writing a Markdown table between a script's own markers in
 ``docs/performance.md`` (:func:`write_table`).
 
@@ -90,13 +90,14 @@ def pin_to_cpus(threads: int) -> Callable[[], None]:
     return lambda: os.sched_setaffinity(0, cpus)
 
 
-def run_worker(script: str, args: list[str], threads: int) -> str:
-    """Run ``script`` with ``args`` in a fresh process pinned to ``threads`` CPUs; its standard output.
+def run_pinned(args: list[str], threads: int) -> str:
+    """Run ``python ARGS`` from the repository root in a fresh process pinned to ``threads`` CPUs, with
+    :func:`thread_env`; its standard output.
 
-    Raises ``RuntimeError`` with the end of the worker's standard error when it fails.
+    Raises ``RuntimeError`` with the end of the process's output when it fails.
     """
     done = subprocess.run(
-        [sys.executable, script, *args],
+        [sys.executable, *args],
         cwd=ROOT,
         env=thread_env(threads),
         capture_output=True,
@@ -105,8 +106,13 @@ def run_worker(script: str, args: list[str], threads: int) -> str:
         preexec_fn=pin_to_cpus(threads),
     )
     if done.returncode:
-        raise RuntimeError(done.stderr[-3000:])
-    return done.stdout.strip()
+        raise RuntimeError(done.stdout[-2000:] + done.stderr[-3000:])
+    return done.stdout
+
+
+def run_worker(script: str, args: list[str], threads: int) -> str:
+    """Run ``script`` with ``args`` as :func:`run_pinned` does; its standard output, stripped."""
+    return run_pinned([script, *args], threads).strip()
 
 
 def markers(name: str) -> tuple[str, str]:

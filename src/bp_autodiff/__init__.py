@@ -32,10 +32,9 @@ runs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bp_autodiff import compat
+from bp_autodiff import compat, lazy
 
 compat.install()
 
@@ -81,18 +80,7 @@ if TYPE_CHECKING:
     from bp_autodiff.witness import loss_and_grads, loss_grads_and_deltas, predict, sgd_step
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"bp_autodiff.{name}")
-    raise AttributeError(f"module 'bp_autodiff' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+__getattr__, __dir__ = lazy.attributes(__name__, _LAZY, _SUBMODULES)
 
 
 __all__ = [

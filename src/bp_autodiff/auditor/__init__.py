@@ -37,8 +37,9 @@ What it is not for: computing gradients (:mod:`bp_autodiff.witness`,
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bp_autodiff import lazy
 
 #: public name -> the module of this package it lives in. Imported on first use (PEP 562), so that a module
 #: of the package that needs no JAX (``tolerance``, ``report``, ``plot``) can be imported without the rest,
@@ -80,16 +81,7 @@ if TYPE_CHECKING:
     from bp_autodiff.auditor.vjp import audit_vjp
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"bp_autodiff.auditor.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'bp_autodiff.auditor' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy.attributes(__name__, {name: f"{__name__}.{module}" for name, module in _LAZY.items()})
 
 
 __all__ = [

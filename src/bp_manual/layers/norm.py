@@ -30,6 +30,7 @@ is then an affine map), group or instance norm, RMSNorm.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -67,7 +68,7 @@ def normalize(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array
     xp = namespace(x)
     mu = xp.mean(x, axis=axes, keepdims=True)
     centred = x - mu
-    var = sum_of_products(centred, centred, axes, keepdims=True) / group_size(x.shape, axes)
+    var = mean_of_products(centred, centred, axes)
     inv_std = 1.0 / xp.sqrt(var + eps)
     centred *= inv_std  # xhat, in the temporary's own memory (a JAX array is rebound: centred = centred * inv_std)
     return centred, inv_std
@@ -92,12 +93,10 @@ def sum_of_products(a: Array, b: Array, axes: tuple[int, ...], keepdims: bool = 
     return np.reshape(total, tuple(1 if i in axes else n for i, n in enumerate(a.shape))) if keepdims else total
 
 
-def group_size(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
-    """``M``, the number of entries each statistic is taken over: the product of ``shape`` along ``axes``."""
-    size = 1
-    for axis in axes:
-        size *= shape[axis]
-    return size
+def mean_of_products(a: Array, b: Array, axes: tuple[int, ...]) -> Array:
+    """``mean(a * b)`` over ``axes``, kept as axes of length 1: :func:`sum_of_products` over the ``M`` entries of each
+    group, divided by ``M``."""
+    return sum_of_products(a, b, axes, keepdims=True) / math.prod(a.shape[axis] for axis in axes)
 
 
 def normalize_backward(dxhat: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...]) -> Array:
@@ -110,7 +109,7 @@ def normalize_backward(dxhat: Array, xhat: Array, inv_std: Array, axes: tuple[in
     """
     xp = namespace(dxhat)
     mean_dxhat = xp.mean(dxhat, axis=axes, keepdims=True)  # through mu
-    mean_dxhat_xhat = sum_of_products(dxhat, xhat, axes, keepdims=True) / group_size(xhat.shape, axes)  # through var
+    mean_dxhat_xhat = mean_of_products(dxhat, xhat, axes)  # through var
     return inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
 
 
